@@ -1,0 +1,1 @@
+"""The fleet config (clusters, sources, apps, rollouts) and the daemon settings."""

@@ -1,0 +1,1 @@
+"""The runtime wires the adapters to the engine with anyio task groups."""

@@ -1,0 +1,1 @@
+"""Simulated Kubernetes API servers, for the demo, the tests and the benchmarks."""
