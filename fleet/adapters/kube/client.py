@@ -1,0 +1,398 @@
+"""One cluster's API, as the runtime needs it: apply, dry-run, get, list, delete, watch.
+
+Built on kubernetes_asyncio: its ApiClient for auth, TLS and HTTP, and its
+DynamicClient's lazy discovery to map apiVersion/kind to a resource path (with a cache
+file per cluster, because the library's default cache file is keyed by host only and
+two simulated clusters on 127.0.0.1 would share it). Every write is server-side apply
+with field manager ``fleet``. Every request has a timeout (aiohttp's default is none),
+goes through the cluster's token bucket, and is reported to an optional observer
+(metrics and traces hook in there).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import anyio
+from kubernetes_asyncio import client as kube_client
+from kubernetes_asyncio.dynamic import DynamicClient
+from kubernetes_asyncio.dynamic.exceptions import ResourceNotFoundError
+
+from fleet.adapters.kube.connection import ClusterEndpoint, new_api_client
+from fleet.adapters.kube.errors import KindNotServed, KubeError, from_response
+from fleet.adapters.kube.ratelimit import TokenBucket
+from fleet.model.refs import ObjectRef
+from fleet.model.tracking import FIELD_MANAGER
+
+#: (cluster, verb, status code, seconds) after every request; status 0 = unreachable.
+RequestObserver = Callable[[str, str, int, float], None]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceInfo:
+    """Where a kind is served on one cluster."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespaced: bool
+
+    def path(self, namespace: str = "", name: str = "") -> str:
+        base = (
+            f"/api/{self.api_version}"
+            if "/" not in self.api_version
+            else (f"/apis/{self.api_version}")
+        )
+        if self.namespaced and namespace:
+            base += f"/namespaces/{namespace}"
+        base += f"/{self.plural}"
+        return f"{base}/{name}" if name else base
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    qps: float = 50.0
+    burst: int = 100
+    request_timeout: float = 30.0
+
+
+class ClusterClient:
+    """The API of one cluster. Use ``async with ClusterClient.connect(...)``."""
+
+    def __init__(
+        self,
+        endpoint: ClusterEndpoint,
+        api: kube_client.ApiClient,
+        dynamic: DynamicClient,
+        limits: Limits,
+        observer: RequestObserver | None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.name = endpoint.name
+        self._api = api
+        self._dynamic = dynamic
+        self._limits = limits
+        self._bucket = TokenBucket(limits.qps, limits.burst)
+        self._observer = observer
+        self._resources: dict[tuple[str, str], ResourceInfo] = {}
+
+    @classmethod
+    async def connect(
+        cls,
+        endpoint: ClusterEndpoint,
+        *,
+        discovery_cache: Path,
+        limits: Limits | None = None,
+        observer: RequestObserver | None = None,
+    ) -> ClusterClient:
+        """Build the client; discovery is lazy, so an unreachable cluster still connects."""
+        api = await new_api_client(endpoint)
+        dynamic = DynamicClient(api, cache_file=str(discovery_cache))
+        return cls(endpoint, api, dynamic, limits or Limits(), observer)
+
+    async def close(self) -> None:
+        await self._api.close()
+
+    async def __aenter__(self) -> ClusterClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    # -- discovery -------------------------------------------------------------------
+
+    async def resource(self, api_version: str, kind: str) -> ResourceInfo:
+        """Where ``kind`` of ``api_version`` is served; raises KindNotServed."""
+        key = (api_version, kind)
+        cached = self._resources.get(key)
+        if cached is not None:
+            return cached
+        try:
+            await self._ensure_discovery()
+            found = await self._dynamic.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError:
+            raise KindNotServed(self.name, api_version, kind) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            raise KubeError(self.name, 0, "Unreachable", _transport_message(error)) from None
+        except kube_client.ApiException as error:
+            raise from_response(self.name, error.status, error.body, error.headers) from None
+        info = ResourceInfo(api_version, kind, str(found.name), bool(found.namespaced))
+        self._resources[key] = info
+        return info
+
+    async def _ensure_discovery(self) -> None:
+        # DynamicClient discovers on first use through ``await``; doing it here keeps
+        # connect() free of network I/O, so a down cluster does not fail construction.
+        if getattr(self._dynamic, "_DynamicClient__discoverer", None) is None:
+            with anyio.fail_after(self._limits.request_timeout):
+                await self._dynamic
+
+    async def refresh_discovery(self) -> None:
+        """Forget what is served (after CRDs changed)."""
+        self._resources.clear()
+        if getattr(self._dynamic, "_DynamicClient__discoverer", None) is not None:
+            await self._dynamic.resources.invalidate_cache()
+
+    # -- reads -------------------------------------------------------------------------
+
+    async def get(self, api_version: str, ref: ObjectRef) -> dict[str, Any] | None:
+        """The live object, or None when it does not exist."""
+        info = await self.resource(api_version, ref.kind)
+        try:
+            return await self._request("GET", info.path(ref.namespace, ref.name))
+        except KubeError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def list_objects(
+        self,
+        api_version: str,
+        kind: str,
+        *,
+        namespace: str = "",
+        label_selector: str = "",
+        page_size: int = 500,
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Every object of a kind (paged), and the list's resourceVersion to watch from."""
+        info = await self.resource(api_version, kind)
+        items: list[dict[str, Any]] = []
+        token = ""
+        while True:
+            query: list[tuple[str, str]] = [("limit", str(page_size))]
+            if label_selector:
+                query.append(("labelSelector", label_selector))
+            if token:
+                query.append(("continue", token))
+            page = await self._request("GET", info.path(namespace), query=query)
+            for item in page.get("items") or []:
+                item.setdefault("apiVersion", api_version)
+                item.setdefault("kind", kind)
+                items.append(item)
+            token = (page.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return items, str((page.get("metadata") or {}).get("resourceVersion") or "")
+
+    # -- writes ------------------------------------------------------------------------
+
+    async def apply(
+        self, body: Mapping[str, Any], *, dry_run: bool = False, force: bool = True
+    ) -> dict[str, Any]:
+        """Server-side apply as field manager ``fleet``; the object as the server has it."""
+        api_version = str(body.get("apiVersion", ""))
+        ref = ObjectRef.of(dict(body))
+        info = await self.resource(api_version, ref.kind)
+        query = [("fieldManager", FIELD_MANAGER), ("force", "true" if force else "false")]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        return await self._request(
+            "PATCH",
+            info.path(ref.namespace, ref.name),
+            query=query,
+            body=dict(body),
+            content_type="application/apply-patch+yaml",
+        )
+
+    async def replace(self, body: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """PUT (create if missing): the Replace=true sync option."""
+        api_version = str(body.get("apiVersion", ""))
+        ref = ObjectRef.of(dict(body))
+        info = await self.resource(api_version, ref.kind)
+        query = [("fieldManager", FIELD_MANAGER)]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        live = await self.get(api_version, ref)
+        if live is None:
+            return await self._request(
+                "POST", info.path(ref.namespace), query=query, body=dict(body)
+            )
+        return await self._request(
+            "PUT", info.path(ref.namespace, ref.name), query=query, body=dict(body)
+        )
+
+    async def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST (for hooks with generateName)."""
+        api_version = str(body.get("apiVersion", ""))
+        ref = ObjectRef.of(dict(body))
+        info = await self.resource(api_version, ref.kind)
+        return await self._request(
+            "POST",
+            info.path(ref.namespace),
+            query=[("fieldManager", FIELD_MANAGER)],
+            body=dict(body),
+        )
+
+    async def delete(
+        self,
+        api_version: str,
+        ref: ObjectRef,
+        *,
+        propagation: str = "Background",
+        uid: str | None = None,
+    ) -> bool:
+        """Delete; False when it was already gone. ``uid`` guards against a re-created twin."""
+        info = await self.resource(api_version, ref.kind)
+        options: dict[str, Any] = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "propagationPolicy": propagation,
+        }
+        if uid:
+            options["preconditions"] = {"uid": uid}
+        try:
+            await self._request("DELETE", info.path(ref.namespace, ref.name), body=options)
+        except KubeError as error:
+            if error.status == 404:
+                return False
+            raise
+        return True
+
+    # -- watch -------------------------------------------------------------------------
+
+    async def watch(
+        self,
+        api_version: str,
+        kind: str,
+        *,
+        resource_version: str,
+        label_selector: str = "",
+        timeout_seconds: int = 300,
+    ) -> AsyncIterator[tuple[str, dict[str, Any]]]:
+        """(type, object) events from ``resource_version``, bookmarks included.
+
+        A 410 (as an ERROR event or a response) raises KubeError(410): the caller re-lists.
+        Written on ApiClient.call_api rather than kubernetes_asyncio's Watch, which retries
+        a 410 once by itself, and builds a default ApiClient per instance.
+        """
+        info = await self.resource(api_version, kind)
+        query = [
+            ("watch", "true"),
+            ("allowWatchBookmarks", "true"),
+            ("resourceVersion", resource_version),
+            ("timeoutSeconds", str(timeout_seconds)),
+        ]
+        if label_selector:
+            query.append(("labelSelector", label_selector))
+        await self._bucket.acquire()
+        response = await self._send(
+            "GET", info.path(), query=query, request_timeout=timeout_seconds + 30.0, stream=True
+        )
+        try:
+            async for line in response.content:
+                if not line.strip():
+                    continue
+                event = json.loads(line)
+                event_type = str(event.get("type", ""))
+                obj = event.get("object") or {}
+                if event_type == "ERROR":
+                    raise from_response(self.name, int(obj.get("code") or 500), json.dumps(obj))
+                yield event_type, obj
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            raise KubeError(self.name, 0, "Unreachable", _transport_message(error)) from None
+        finally:
+            response.release()
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+    ) -> dict[str, Any]:
+        await self._bucket.acquire()
+        response = await self._send(
+            method,
+            path,
+            query=query or [],
+            body=body,
+            content_type=content_type,
+            request_timeout=self._limits.request_timeout,
+        )
+        try:
+            data: dict[str, Any] = await response.json(content_type=None)
+        finally:
+            response.release()
+        return data
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]],
+        body: dict[str, Any] | None = None,
+        content_type: str = "application/json",
+        request_timeout: float,
+        stream: bool = False,
+    ) -> aiohttp.ClientResponse:
+        verb = _verb(method, path, query)
+        started = anyio.current_time()
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        try:
+            response: aiohttp.ClientResponse = await self._api.call_api(
+                path,
+                method,
+                query_params=query,
+                header_params=headers,
+                body=body,
+                auth_settings=["BearerToken"],
+                _preload_content=False,
+                _return_http_data_only=True,
+                _request_timeout=aiohttp.ClientTimeout(
+                    total=None if stream else request_timeout,
+                    sock_connect=min(request_timeout, 10.0),
+                    sock_read=request_timeout,
+                ),
+            )
+        except kube_client.ApiException as error:
+            self._observe(verb, int(error.status or 0), started)
+            raise from_response(self.name, error.status, error.body, error.headers) from None
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            self._observe(verb, 0, started)
+            raise KubeError(self.name, 0, "Unreachable", _transport_message(error)) from None
+        self._observe(verb, response.status, started)
+        if response.status >= 400:
+            payload = await response.read()
+            response.release()
+            raise from_response(self.name, response.status, payload, response.headers)
+        return response
+
+    def _observe(self, verb: str, status: int, started: float) -> None:
+        if self._observer is not None:
+            self._observer(self.name, verb, status, anyio.current_time() - started)
+
+
+def _verb(method: str, path: str, query: list[tuple[str, str]]) -> str:
+    """The Kubernetes verb of a request, for metrics: get/list/watch/create/..."""
+    params = dict(query)
+    if method == "GET":
+        if params.get("watch") in {"true", "1"}:
+            return "watch"
+        return "list" if _ends_in_plural(path) else "get"
+    return {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}.get(
+        method, method.lower()
+    )
+
+
+def _ends_in_plural(path: str) -> bool:
+    parts = [p for p in path.split("/") if p]
+    # /api/v1/<plural>, /api/v1/namespaces/<ns>/<plural>, /apis/<g>/<v>/<plural>, ...
+    core = parts[0] == "api"
+    rest = parts[2:] if core else parts[3:]
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        rest = rest[2:]
+    return len(rest) == 1
+
+
+def _transport_message(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text.splitlines()[0][:300]

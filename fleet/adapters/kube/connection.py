@@ -1,0 +1,62 @@
+"""How to reach one cluster, and the kubernetes_asyncio ApiClient built from it.
+
+One ApiClient per cluster and no global configuration: ``new_client_from_config`` with
+``persist_config=False`` so that a refreshed token is never written back into the
+user's kubeconfig. The token file of a server/CA/token endpoint is re-read on every
+request (through ``refresh_api_key_hook``), so a rotated token is picked up without a
+restart, as kubelet-projected tokens require.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from kubernetes_asyncio import client as kube_client
+from kubernetes_asyncio import config as kube_config
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterEndpoint:
+    """Either a kubeconfig (and context), or a server URL with CA and token files."""
+
+    name: str
+    kubeconfig: Path | None = None
+    context: str | None = None
+    server: str | None = None
+    ca_file: Path | None = None
+    token_file: Path | None = None
+
+    def describe(self) -> str:
+        """Where the cluster is, without any credential."""
+        if self.kubeconfig is not None:
+            return f"{self.kubeconfig} context {self.context or '(current)'}"
+        return self.server or "(no server)"
+
+
+async def new_api_client(endpoint: ClusterEndpoint) -> kube_client.ApiClient:
+    """A fresh ApiClient for the endpoint; the caller closes it."""
+    if endpoint.kubeconfig is not None:
+        api: kube_client.ApiClient = await kube_config.new_client_from_config(
+            config_file=str(endpoint.kubeconfig),
+            context=endpoint.context,
+            persist_config=False,
+        )
+        return api
+    if not endpoint.server:
+        raise ValueError(f"cluster {endpoint.name}: neither kubeconfig nor server given")
+    configuration = kube_client.Configuration(host=endpoint.server.rstrip("/"))
+    if endpoint.ca_file is not None:
+        configuration.ssl_ca_cert = str(endpoint.ca_file)
+    if endpoint.token_file is not None:
+        token_file = endpoint.token_file
+
+        def _read_token(conf: Any) -> None:
+            token = token_file.read_text().strip()
+            conf.api_key = {"BearerToken": token}
+            conf.api_key_prefix = {"BearerToken": "Bearer"}
+
+        _read_token(configuration)
+        configuration.refresh_api_key_hook = _read_token
+    return kube_client.ApiClient(configuration)
