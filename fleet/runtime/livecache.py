@@ -1,0 +1,97 @@
+"""What fleet knows of the objects it manages on one cluster, kept current by watches.
+
+The cache holds every object carrying fleet's app label, by reference, as the last list
+or watch event showed it. The reconcilers read live state from here instead of asking
+the API server, which is what makes an idle fleet cost no requests at all. Listeners
+hear which app's object changed, so drift wakes exactly the worker that owns it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from fleet.model.refs import ObjectRef
+from fleet.model.tracking import APP_LABEL
+
+#: (app label value, object reference, event type: ADDED, MODIFIED, DELETED)
+ChangeListener = Callable[[str, ObjectRef, str], None]
+
+
+def _app_of(obj: Mapping[str, Any]) -> str:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return str(labels.get(APP_LABEL) or "")
+
+
+class LiveCache:
+    """Managed objects of one cluster; ``synced(kind)`` says a kind has been listed."""
+
+    def __init__(self, cluster: str) -> None:
+        self.cluster = cluster
+        self._objects: dict[ObjectRef, dict[str, Any]] = {}
+        self._listed: set[tuple[str, str]] = set()
+        self._listeners: list[ChangeListener] = []
+
+    def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def synced(self, group: str, kind: str) -> bool:
+        return (group, kind) in self._listed
+
+    def forget_kind(self, group: str, kind: str) -> None:
+        """The kind's watch stopped (cluster down): its objects are no longer known."""
+        self._listed.discard((group, kind))
+        for ref in [r for r in self._objects if (r.group, r.kind) == (group, kind)]:
+            del self._objects[ref]
+
+    def get(self, ref: ObjectRef) -> dict[str, Any] | None:
+        return self._objects.get(ref)
+
+    def objects_of(self, app: str) -> dict[ObjectRef, dict[str, Any]]:
+        return {ref: obj for ref, obj in self._objects.items() if _app_of(obj) == app}
+
+    def replace_kind(self, group: str, kind: str, items: Iterable[dict[str, Any]]) -> None:
+        """A fresh list of one kind: differences from what was cached are reported."""
+        fresh: dict[ObjectRef, dict[str, Any]] = {}
+        for item in items:
+            ref = ObjectRef.of(item)
+            fresh[ObjectRef(group, kind, ref.namespace, ref.name)] = item
+        old = {r: o for r, o in self._objects.items() if (r.group, r.kind) == (group, kind)}
+        for ref, obj in old.items():
+            if ref not in fresh:
+                del self._objects[ref]
+                self._emit(_app_of(obj), ref, "DELETED")
+        for ref, obj in fresh.items():
+            before = old.get(ref)
+            self._objects[ref] = obj
+            if before is None:
+                self._emit(_app_of(obj), ref, "ADDED")
+            elif _rv(before) != _rv(obj):
+                self._emit(_app_of(obj), ref, "MODIFIED")
+        self._listed.add((group, kind))
+
+    def apply_event(self, group: str, kind: str, event_type: str, obj: dict[str, Any]) -> None:
+        meta = obj.get("metadata") or {}
+        ref = ObjectRef(group, kind, str(meta.get("namespace") or ""), str(meta.get("name")))
+        before = self._objects.get(ref)
+        if event_type == "DELETED":
+            self._objects.pop(ref, None)
+            app = _app_of(obj) or (_app_of(before) if before else "")
+        else:
+            self._objects[ref] = obj
+            app = _app_of(obj)
+            if before is not None and _app_of(before) != app:
+                # The label moved to another app (or was removed): tell the old owner too.
+                self._emit(_app_of(before), ref, "DELETED")
+        self._emit(app, ref, event_type)
+
+    def _emit(self, app: str, ref: ObjectRef, event_type: str) -> None:
+        if not app:
+            return
+        for listener in list(self._listeners):
+            listener(app, ref, event_type)
+
+
+def _rv(obj: Mapping[str, Any]) -> str:
+    return str((obj.get("metadata") or {}).get("resourceVersion") or "")

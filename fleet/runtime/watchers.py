@@ -1,0 +1,93 @@
+"""Keep a cluster's LiveCache current: list, then watch, per managed kind.
+
+One watch per (cluster, kind), selecting fleet's app label, resumed from the last
+resourceVersion (bookmarks keep it fresh on quiet kinds); a 410 Gone means the server no
+longer has that history, so the kind is listed again. A full re-list every
+``resync_seconds`` catches anything a watch could have missed. Errors back off with
+jitter and never stop other kinds or clusters.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+
+from fleet.adapters.kube.client import ClusterClient
+from fleet.adapters.kube.errors import KindNotServed, KubeError
+from fleet.model.refs import split_api_version
+from fleet.model.tracking import APP_LABEL
+from fleet.runtime.livecache import LiveCache
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    resync_seconds: float = 600.0
+    watch_timeout_seconds: int = 290
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+
+
+#: Called with (cluster, error) when a kind cannot be listed; None when it recovers.
+HealthReporter = Callable[[str, KubeError | None], None]
+
+
+async def watch_kind(
+    client: ClusterClient,
+    cache: LiveCache,
+    api_version: str,
+    kind: str,
+    settings: WatchSettings,
+    report: HealthReporter | None = None,
+    rng: random.Random | None = None,
+) -> None:
+    """Run until cancelled, keeping ``kind``'s managed objects in ``cache``."""
+    group, _ = split_api_version(api_version)
+    rng = rng or random.Random()
+    failures = 0
+    while True:
+        try:
+            items, version = await client.list_objects(api_version, kind, label_selector=APP_LABEL)
+            cache.replace_kind(group, kind, items)
+            if report is not None:
+                report(client.name, None)
+            failures = 0
+            resync_at = anyio.current_time() + settings.resync_seconds
+            while anyio.current_time() < resync_at:
+                remaining = int(resync_at - anyio.current_time())
+                timeout = max(1, min(settings.watch_timeout_seconds, remaining))
+                opened = anyio.current_time()
+                async for event_type, obj in client.watch(
+                    api_version,
+                    kind,
+                    resource_version=version,
+                    label_selector=APP_LABEL,
+                    timeout_seconds=timeout,
+                ):
+                    version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
+                    if event_type != "BOOKMARK":
+                        cache.apply_event(group, kind, event_type, obj)
+                if anyio.current_time() - opened < 1.0:
+                    # A server that ends watches at once must not make this loop spin.
+                    await anyio.sleep(settings.backoff_initial)
+        except KindNotServed:
+            # No CRD for it (yet): the sync that applies the CRD refreshes discovery.
+            cache.forget_kind(group, kind)
+            await anyio.sleep(settings.backoff_max)
+            await client.refresh_discovery()
+        except KubeError as error:
+            if error.status == 410:
+                log.debug("%s: %s watch expired, listing again", client.name, kind)
+                continue
+            failures += 1
+            if error.unreachable:
+                cache.forget_kind(group, kind)
+            if report is not None:
+                report(client.name, error)
+            delay = min(settings.backoff_max, settings.backoff_initial * 2 ** (failures - 1))
+            await anyio.sleep(delay * (0.5 + rng.random()))
