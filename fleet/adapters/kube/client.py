@@ -215,16 +215,27 @@ class ClusterClient:
             "PUT", info.path(ref.namespace, ref.name), query=query, body=dict(body)
         )
 
-    async def create(self, body: Mapping[str, Any]) -> dict[str, Any]:
-        """POST (for hooks with generateName)."""
+    async def create(self, body: Mapping[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """POST: hooks are created, never applied, so an existing one is a 409."""
         api_version = str(body.get("apiVersion", ""))
         ref = ObjectRef.of(dict(body))
         info = await self.resource(api_version, ref.kind)
+        query = [("fieldManager", FIELD_MANAGER)]
+        if dry_run:
+            query.append(("dryRun", "All"))
+        return await self._request("POST", info.path(ref.namespace), query=query, body=dict(body))
+
+    async def merge_patch(
+        self, api_version: str, ref: ObjectRef, patch: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """JSON merge patch (for finalizers, which fleet adds by create, not by apply)."""
+        info = await self.resource(api_version, ref.kind)
         return await self._request(
-            "POST",
-            info.path(ref.namespace),
+            "PATCH",
+            info.path(ref.namespace, ref.name),
             query=[("fieldManager", FIELD_MANAGER)],
-            body=dict(body),
+            body=dict(patch),
+            content_type="application/merge-patch+json",
         )
 
     async def delete(
