@@ -1,0 +1,1 @@
+"""Logs, traces and metrics: how operators see what fleet does."""

@@ -1,0 +1,87 @@
+"""Structured logs: one JSON object per line, or a readable line for people.
+
+Every message passes through the same redaction as history before it is written, so a
+library that puts a credential into an exception text cannot leak it through the log.
+Extra fields given as ``log.info("...", extra={"fields": {...}})`` become JSON keys.
+Trace and span ids are added by the telemetry setup when tracing is on.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+from fleet.adapters.store.redaction import redact
+
+#: Added to every record by ``ContextFilter`` (trace ids, when tracing is on).
+_STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class RedactingFilter(logging.Filter):
+    """Renders the message once, redacted, so no handler sees the raw text."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            message = f"{message}: {type(error).__name__}: {error}"
+            record.exc_info = None
+            record.exc_text = None
+        record.msg = redact(message)
+        record.args = ()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict):
+            entry.update({k: _safe(v) for k, v in fields.items()})
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key != "fields" and not key.startswith("_"):
+                entry[key] = _safe(value)
+        return json.dumps(entry, default=str)
+
+
+class HumanFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s", "%H:%M:%S")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = getattr(record, "fields", None)
+        if isinstance(fields, dict) and fields:
+            line += " " + " ".join(f"{k}={_safe(v)}" for k, v in fields.items())
+        return line
+
+
+def _safe(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact(value)
+    return value
+
+
+def configure_logging(
+    level: str = "info", fmt: str = "human", stream: TextIO | None = None
+) -> None:
+    """Route the root logger to ``stream`` (stderr) in the chosen format, redacted."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # Libraries that log request bodies at debug level stay quiet below warning.
+    for noisy in ("aiohttp.access", "kubernetes_asyncio", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

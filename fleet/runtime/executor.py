@@ -1,0 +1,395 @@
+"""Run one sync of one app on one cluster: the engine decides, this module does.
+
+The loop is the engine's protocol (fleet.engine.plan): ask ``decide`` for the next batch,
+run its actions concurrently against the cluster, feed every result back, save the
+progress, again until a verdict. Waits are served by the cluster's LiveCache: the
+executor sleeps until one of the awaited objects changes or the deadline comes, so a
+health gate costs no polling requests. Every write's answer is put into the cache at
+once, so the next decision sees it without waiting for the watch.
+
+The journal receives what history needs (progress after every batch, one row per
+resource action, the moment the last write was made), so a kill -9 at any point leaves a
+sync that can be resumed from its saved progress.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import anyio
+
+from fleet.adapters.kube.client import ClusterClient
+from fleet.adapters.kube.errors import KindNotServed, KubeError
+from fleet.engine import (
+    Action,
+    ActionResult,
+    ApiError,
+    Apply,
+    Batch,
+    CreateHook,
+    DeleteHook,
+    DryRun,
+    Progress,
+    Prune,
+    ReleaseHook,
+    SyncInput,
+    SyncOptions,
+    Verdict,
+    Wait,
+    decide,
+)
+from fleet.engine.decisions import Running
+from fleet.model import annotations as names
+from fleet.model.manifests import Manifest
+from fleet.model.refs import ObjectRef
+from fleet.runtime.livecache import LiveCache
+
+Obj = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceRow:
+    """One resource action of a sync, as history keeps it."""
+
+    ref: ObjectRef
+    action: str
+    phase: str = ""
+    wave: int | None = None
+    ok: bool = True
+    message: str = ""
+    duration_ms: float = 0.0
+
+
+class SyncJournal(Protocol):
+    """Where a running sync reports; the store implements it."""
+
+    async def progress(self, progress: Progress, status: Running) -> None: ...
+
+    async def resources(self, rows: Sequence[ResourceRow]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class SyncJob:
+    app: str
+    cluster: str
+    revision: str
+    desired: Sequence[Manifest]
+    inventory: frozenset[ObjectRef]
+    options: SyncOptions
+    render_error: str | None = None
+
+
+Clock = Callable[[], float]
+
+
+class SyncExecutor:
+    """Runs one sync to its verdict. Create one per sync."""
+
+    def __init__(
+        self,
+        job: SyncJob,
+        client: ClusterClient,
+        cache: LiveCache,
+        journal: SyncJournal,
+        *,
+        clock: Clock = time.time,
+        max_parallel_writes: int = 16,
+        max_wait_slice: float = 5.0,
+    ) -> None:
+        self.job = job
+        self.client = client
+        self.cache = cache
+        self.journal = journal
+        self.clock = clock
+        self._writes = anyio.CapacityLimiter(max_parallel_writes)
+        self._max_wait_slice = max_wait_slice
+        self._extra_live: dict[ObjectRef, dict[str, Any]] = {}
+        self._gone: set[ObjectRef] = set()
+
+    # -- the loop --------------------------------------------------------------------
+
+    async def run(self, progress: Progress | None = None) -> Verdict:
+        progress = progress or Progress.start(self.clock())
+        await self._fetch_unknown_desired()
+        while True:
+            decision = decide(self._input(progress))
+            if not isinstance(decision, Batch):
+                return decision
+            if decision.is_wait:
+                await self._wait(decision)
+                progress = decision.record([], self.clock())
+            else:
+                results = await self._run_batch(decision.actions)
+                progress = decision.record(results, self.clock())
+            await self.journal.progress(progress, decision.status)
+
+    def _input(self, progress: Progress) -> SyncInput:
+        return SyncInput(
+            app=self.job.app,
+            revision=self.job.revision,
+            desired=self.job.desired,
+            live=self._live(),
+            inventory=self.job.inventory,
+            options=self.job.options,
+            progress=progress,
+            now=self.clock(),
+            render_error=self.job.render_error,
+        )
+
+    def _live(self) -> dict[ObjectRef, Obj]:
+        live: dict[ObjectRef, Obj] = dict(self.cache.objects_of(self.job.app))
+        for ref in list(self._extra_live):
+            cached = self.cache.get(ref)
+            if cached is not None:
+                self._extra_live[ref] = cached
+        for ref, obj in self._extra_live.items():
+            live.setdefault(ref, obj)
+        for manifest in self.job.desired:
+            cached = self.cache.get(manifest.ref)
+            if cached is not None:
+                live.setdefault(manifest.ref, cached)
+        for ref in self._gone:
+            live.pop(ref, None)
+        return live
+
+    async def _fetch_unknown_desired(self) -> None:
+        """Desired objects the cache cannot know (not labelled yet, or kind not listed)."""
+        known = self.cache.objects_of(self.job.app)
+        missing = [
+            m
+            for m in self.job.desired
+            if m.ref.name and m.ref not in known and self.cache.get(m.ref) is None
+        ]
+
+        async def fetch(manifest: Manifest) -> None:
+            try:
+                obj = await self.client.get(manifest.api_version, manifest.ref)
+            except KindNotServed:
+                return
+            except KubeError:
+                return  # the dry-run will meet the same error and report it properly
+            if obj is not None:
+                self._extra_live[manifest.ref] = obj
+
+        async with anyio.create_task_group() as group:
+            for manifest in missing:
+                group.start_soon(self._limited, fetch, manifest)
+
+    async def _limited(self, fn: Callable[[Manifest], Awaitable[None]], m: Manifest) -> None:
+        async with self._writes:
+            await fn(m)
+
+    # -- waits -----------------------------------------------------------------------
+
+    async def _wait(self, batch: Batch) -> None:
+        refs = {ref for action in batch.actions if isinstance(action, Wait) for ref in action.refs}
+        changed = anyio.Event()
+
+        def listener(app: str, ref: ObjectRef, event_type: str) -> None:
+            if ref in refs:
+                if event_type == "DELETED":
+                    self._gone.add(ref)
+                changed.set()
+
+        unsubscribe = self.cache.subscribe(listener)
+        try:
+            wake_at = batch.wake_at
+            delay = self._max_wait_slice if wake_at is None else wake_at - self.clock()
+            with anyio.move_on_after(max(0.0, min(delay, self._max_wait_slice))):
+                await changed.wait()
+        finally:
+            unsubscribe()
+
+    # -- actions ---------------------------------------------------------------------
+
+    async def _run_batch(self, actions: Sequence[Action]) -> list[ActionResult]:
+        results: list[ActionResult] = []
+        rows: list[ResourceRow] = []
+
+        async def run_one(action: Action) -> None:
+            async with self._writes:
+                started = anyio.current_time()
+                result, row = await self._execute(action)
+                if result is not None:
+                    results.append(result)
+                if row is not None:
+                    elapsed = (anyio.current_time() - started) * 1000
+                    rows.append(_with_duration(row, elapsed))
+
+        async with anyio.create_task_group() as group:
+            for action in actions:
+                group.start_soon(run_one, action)
+        if rows:
+            await self.journal.resources(rows)
+        return results
+
+    async def _execute(self, action: Action) -> tuple[ActionResult | None, ResourceRow | None]:
+        try:
+            if isinstance(action, DryRun):
+                return await self._dry_run(action), None
+            if isinstance(action, Apply):
+                return await self._apply(action)
+            if isinstance(action, Prune):
+                return await self._prune(action)
+            if isinstance(action, CreateHook):
+                return await self._create_hook(action)
+            if isinstance(action, DeleteHook):
+                return await self._delete_hook(action)
+            if isinstance(action, ReleaseHook):
+                await self._release(action.ref)
+                return action.succeeded(), None
+            return None, None  # Wait: handled by the loop
+        except KindNotServed as error:
+            if isinstance(action, DryRun):
+                return action.kind_missing(), None
+            return self._failure(action, error)
+        except KubeError as error:
+            return self._failure(action, error)
+
+    def _failure(
+        self, action: Action, error: KubeError
+    ) -> tuple[ActionResult | None, ResourceRow | None]:
+        if isinstance(action, Wait):
+            return None, None
+        api_error = ApiError(error.status, error.reason, error.message, error.retry_after)
+        row = None
+        if not isinstance(action, DryRun):
+            row = ResourceRow(
+                action.ref, _verb(action), *_step(action), ok=False, message=str(api_error)
+            )
+        return action.failed(api_error), row
+
+    async def _dry_run(self, action: DryRun) -> ActionResult:
+        if action.mode == "create":
+            await self.client.create(action.body, dry_run=True)
+            return action.succeeded()
+        if action.mode == "replace":
+            result = await self.client.replace(action.body, dry_run=True)
+        else:
+            result = await self.client.apply(action.body, dry_run=True)
+        return action.succeeded_with(result)
+
+    async def _apply(self, action: Apply) -> tuple[ActionResult, ResourceRow]:
+        existed = self._live().get(action.ref) is not None
+        if action.replace and action.force and existed:
+            live = self._live()[action.ref]
+            await self.client.delete(
+                _api_version(live, action.body),
+                action.ref,
+                uid=str((live.get("metadata") or {}).get("uid") or "") or None,
+                propagation="Foreground",
+            )
+            result = await self.client.create(action.body)
+        elif action.replace:
+            result = await self.client.replace(action.body)
+        else:
+            result = await self.client.apply(action.body)
+        self._saw(action.ref, result)
+        if action.ref.kind == "CustomResourceDefinition":
+            await self.client.refresh_discovery()
+        verb = "configured" if existed else "created"
+        return action.succeeded(), ResourceRow(action.ref, verb, str(action.phase), action.wave)
+
+    async def _prune(self, action: Prune) -> tuple[ActionResult, ResourceRow]:
+        live = self._live().get(action.ref)
+        api_version = _api_version(live, None) or _guess_api_version(action.ref)
+        await self.client.delete(
+            api_version, action.ref, uid=action.uid or None, propagation=action.propagation
+        )
+        return action.succeeded(), ResourceRow(action.ref, "pruned", "", action.wave)
+
+    async def _create_hook(self, action: CreateHook) -> tuple[ActionResult, ResourceRow]:
+        result = await self.client.create(action.body)
+        self._saw(action.ref, result)
+        return action.succeeded(), ResourceRow(action.ref, "hook", str(action.phase), action.wave)
+
+    async def _delete_hook(self, action: DeleteHook) -> tuple[ActionResult, ResourceRow]:
+        live = self._live().get(action.ref)
+        await self._release(action.ref)
+        api_version = _api_version(live, None) or _guess_api_version(action.ref)
+        await self.client.delete(api_version, action.ref, uid=action.uid or None)
+        return action.succeeded(), ResourceRow(
+            action.ref, "deleted", "", None, message=action.reason
+        )
+
+    async def _release(self, ref: ObjectRef) -> None:
+        """Remove fleet's hook finalizer, guarded by resourceVersion against lost updates."""
+        for _attempt in range(5):
+            live = self._live().get(ref)
+            if live is None:
+                live = await self.client.get(_guess_api_version(ref), ref)
+                if live is None:
+                    return
+            meta = live.get("metadata") or {}
+            finalizers = list(meta.get("finalizers") or [])
+            if names.HOOK_FINALIZER not in finalizers:
+                return
+            remaining = [f for f in finalizers if f != names.HOOK_FINALIZER]
+            patch = {
+                "metadata": {
+                    "finalizers": remaining or None,
+                    "resourceVersion": meta.get("resourceVersion"),
+                }
+            }
+            try:
+                result = await self.client.merge_patch(_api_version(live, None), ref, patch)
+            except KubeError as error:
+                if error.status == 404:
+                    return
+                if error.status == 409:
+                    self._extra_live[ref] = (
+                        await self.client.get(_api_version(live, None), ref) or {}
+                    )
+                    continue
+                raise
+            self._saw(ref, result)
+            return
+
+    def _saw(self, ref: ObjectRef, obj: dict[str, Any]) -> None:
+        """Put a write's answer into the cache (the watch will confirm it)."""
+        if obj.get("metadata"):
+            self._gone.discard(ref)
+            self.cache.apply_event(ref.group, ref.kind, "MODIFIED", obj)
+            self._extra_live[ref] = obj
+
+
+def _with_duration(row: ResourceRow, elapsed_ms: float) -> ResourceRow:
+    return ResourceRow(
+        row.ref, row.action, row.phase, row.wave, row.ok, row.message, round(elapsed_ms, 1)
+    )
+
+
+def _verb(action: Action) -> str:
+    return {
+        Apply: "apply",
+        Prune: "prune",
+        CreateHook: "hook",
+        DeleteHook: "delete",
+        ReleaseHook: "release",
+    }.get(type(action), "action")
+
+
+def _step(action: Action) -> tuple[str, int | None]:
+    phase = getattr(action, "phase", "")
+    wave = getattr(action, "wave", None)
+    return str(phase or ""), wave
+
+
+def _api_version(live: Obj | None, body: Obj | None) -> str:
+    for obj in (live, body):
+        if obj and obj.get("apiVersion"):
+            return str(obj["apiVersion"])
+    return ""
+
+
+_CORE_VERSIONS = {"": "v1", "apps": "apps/v1", "batch": "batch/v1"}
+
+
+def _guess_api_version(ref: ObjectRef) -> str:
+    """For an object fleet no longer has a body of: its group's usual version."""
+    if ref.group in _CORE_VERSIONS:
+        return _CORE_VERSIONS[ref.group]
+    return f"{ref.group}/v1"
