@@ -123,6 +123,9 @@ class Settings(BaseSettings):
     api_address: str = "127.0.0.1:8787"
     #: File holding the bearer token that requests changing anything must present.
     api_token_file: Path | None = None
+    #: File holding the shared secret that signs Git push webhooks (GitHub's HMAC
+    #: secret, GitLab's token, or fleet's generic HMAC). Unset: webhooks are refused.
+    webhook_secret_file: Path | None = None
     #: How often a source is polled when it sets no ``interval`` of its own.
     poll_interval: PositiveDuration = timedelta(seconds=15)
     #: Clusters synced at the same time, across all apps.

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import anyio
+
 from fleet.model.refs import ObjectRef
 from fleet.model.tracking import APP_LABEL
 
@@ -31,6 +33,7 @@ class LiveCache:
         self._objects: dict[ObjectRef, dict[str, Any]] = {}
         self._listed: set[tuple[str, str]] = set()
         self._listeners: list[ChangeListener] = []
+        self._listed_event = anyio.Event()
 
     def subscribe(self, listener: ChangeListener) -> Callable[[], None]:
         self._listeners.append(listener)
@@ -70,6 +73,14 @@ class LiveCache:
             elif _rv(before) != _rv(obj):
                 self._emit(_app_of(obj), ref, "MODIFIED")
         self._listed.add((group, kind))
+        self._listed_event.set()
+        self._listed_event = anyio.Event()
+
+    async def wait_listed(self, wanted: Iterable[tuple[str, str]]) -> None:
+        """Return once every (group, kind) of ``wanted`` has been listed."""
+        wanted = set(wanted)
+        while not wanted <= self._listed:
+            await self._listed_event.wait()
 
     def apply_event(self, group: str, kind: str, event_type: str, obj: dict[str, Any]) -> None:
         meta = obj.get("metadata") or {}

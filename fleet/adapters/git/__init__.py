@@ -1,0 +1,56 @@
+"""Git sources through pygit2: a bare mirror per source, fetched with timeouts, read locally.
+
+Public surface (everything else is internal):
+
+- :class:`GitSourceSpec`, :class:`GitAuth`, :class:`SignatureTrust`, :class:`GitTimeouts`:
+  what a source is (the wiring maps the fleet config onto these).
+- :class:`GitMirror` (synchronous) and :class:`AsyncGitMirror` (worker threads): ``fetch``,
+  ``resolve``, ``verify``, ``read_file``, ``tree_id``, ``export_tree``.
+- :class:`Revision`: a resolved commit.
+- :class:`GitError` and its subclasses; :func:`redact_url` for printing any Git URL.
+"""
+
+from fleet.adapters.git.asyncmirror import AsyncGitMirror
+from fleet.adapters.git.errors import (
+    CertificateInvalid,
+    GitAuthFailed,
+    GitError,
+    GitPathError,
+    GitRefNotFound,
+    GitSetupError,
+    GitTimeout,
+    GitUnreachable,
+    HostKeyMismatch,
+    HostKeyUnknown,
+    RepositoryNotFound,
+    ServerIdentityError,
+    UntrustedCommit,
+)
+from fleet.adapters.git.mirror import GitMirror, mirror_dir
+from fleet.adapters.git.specs import GitAuth, GitSourceSpec, GitTimeouts, Revision, SignatureTrust
+from fleet.adapters.git.urls import redact_url
+
+__all__ = [
+    "AsyncGitMirror",
+    "CertificateInvalid",
+    "GitAuth",
+    "GitAuthFailed",
+    "GitError",
+    "GitMirror",
+    "GitPathError",
+    "GitRefNotFound",
+    "GitSetupError",
+    "GitSourceSpec",
+    "GitTimeout",
+    "GitTimeouts",
+    "GitUnreachable",
+    "HostKeyMismatch",
+    "HostKeyUnknown",
+    "RepositoryNotFound",
+    "Revision",
+    "ServerIdentityError",
+    "SignatureTrust",
+    "UntrustedCommit",
+    "mirror_dir",
+    "redact_url",
+]

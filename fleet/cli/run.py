@@ -1,0 +1,53 @@
+"""``fleet run``: the daemon."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="run the daemon: keep every cluster matching Git",
+        description="Run the fleet daemon in the foreground (systemd runs it as a service).",
+    )
+    parser.add_argument("--config", type=Path, help="the fleet config (default: settings' config)")
+    parser.add_argument("--settings", type=Path, help="daemon settings file (YAML)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import anyio
+
+    from fleet.adapters.telemetry.logs import configure_logging
+    from fleet.config import ConfigError, load_settings
+    from fleet.runtime.daemon import Daemon
+
+    try:
+        settings = load_settings(args.settings)
+    except ConfigError as error:
+        for issue in error.errors:
+            print(issue, file=sys.stderr)
+        return 1
+    config = args.config or settings.config
+    if config is None:
+        print("fleet run: no fleet config: give --config FILE or set config in the settings",
+              file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
+    # aiohttp honours proxy variables; the API servers fleet talks to are never proxied
+    # through them unless the user says so for that host.
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost,::1")
+    daemon = Daemon(settings, config)
+    try:
+        anyio.run(daemon.run, backend="asyncio")
+    except ConfigError as error:
+        for issue in error.errors:
+            print(issue, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0

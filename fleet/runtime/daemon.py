@@ -1,0 +1,560 @@
+"""``fleet run``: the daemon that keeps every cluster matching Git.
+
+Wiring only: settings and config in, then one anyio task group holding the HTTP API,
+a watch set per cluster, a worker per (app, cluster), a poller per source and the
+rollout coordinator. Signals: SIGTERM/SIGINT stop gracefully (syncs in flight get up to
+``shutdown_timeout`` to finish, then are recorded Interrupted); SIGHUP reloads the fleet
+config, replacing only the workers whose app, cluster or source changed, and keeps the
+old config when the new one is invalid.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from fleet.adapters.git import Revision
+from fleet.adapters.http.server import ApiAddress, ApiError, build_app, serve
+from fleet.adapters.http.webhooks import Push, repository_key
+from fleet.adapters.kube.client import ClusterClient, Limits
+from fleet.adapters.kube.connection import ClusterEndpoint
+from fleet.adapters.store import AsyncHistoryStore
+from fleet.adapters.systemd import SystemdNotifier
+from fleet.config import Cluster, ConfigError, FleetConfig, Settings, load_fleet_config
+from fleet.engine import compare
+from fleet.engine.hooks import stamp
+from fleet.runtime.clusters import ClusterRuntime
+from fleet.runtime.desired import DesiredStateBuilder, git_timeouts
+from fleet.runtime.mailbox import Trigger
+from fleet.runtime.rollouts import RolloutCoordinator
+from fleet.runtime.sources import SourcePoller
+from fleet.runtime.worker import SyncOutcome, Worker, WorkerContext
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+
+
+def endpoint_of(cluster: Cluster) -> ClusterEndpoint:
+    return ClusterEndpoint(
+        name=cluster.name,
+        kubeconfig=cluster.kubeconfig,
+        context=cluster.context,
+        server=cluster.server,
+        ca_file=cluster.ca_file,
+        token_file=cluster.token_file,
+    )
+
+
+@dataclass
+class _WorkerSlot:
+    worker: Worker
+    scope: anyio.CancelScope
+
+
+class Daemon:
+    """Runs until stopped; also answers the HTTP API (it implements ``DaemonApi``)."""
+
+    def __init__(self, settings: Settings, config_path: Path) -> None:
+        self.settings = settings
+        self.config_path = config_path
+        self.config: FleetConfig | None = None
+        self.store: AsyncHistoryStore | None = None
+        self.clusters: dict[str, ClusterRuntime] = {}
+        self.workers: dict[tuple[str, str], _WorkerSlot] = {}
+        self.pollers: dict[str, SourcePoller] = {}
+        self._poller_scopes: dict[str, anyio.CancelScope] = {}
+        self._tasks: TaskGroup | None = None
+        self._ctx: WorkerContext | None = None
+        self._rollouts: RolloutCoordinator | None = None
+        self._events_changed = anyio.Event()
+        self._stopping = False
+        self._started = False
+        self.notifier = SystemdNotifier.from_environment()
+        self._secret_key = b""
+
+    # -- lifecycle ---------------------------------------------------------------------
+
+    async def run(self) -> None:
+        settings = self.settings
+        self.config = load_fleet_config(self.config_path)
+        state_dir = settings.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self._secret_key = _secret_digest_key(state_dir)
+        async with await AsyncHistoryStore.open(state_dir / "history.db") as store:
+            self.store = store
+            interrupted = await store.interrupted_at_startup()
+            for record in interrupted:
+                log.warning(
+                    "sync %s of %s on %s was interrupted; it will run again",
+                    record.id,
+                    record.app,
+                    record.cluster,
+                )
+                await store.add_event(
+                    "sync_interrupted",
+                    "the daemon stopped during this sync; running it again",
+                    app=record.app,
+                    cluster=record.cluster,
+                    sync_id=record.id,
+                )
+            builder = DesiredStateBuilder(self.config, state_dir, timeouts=git_timeouts(settings))
+            async with builder, anyio.create_task_group() as tasks:
+                self._tasks = tasks
+                self._rollouts = RolloutCoordinator(tasks, self._event)
+                self._ctx = WorkerContext(
+                    store=store,
+                    builder=builder,
+                    sync_slots=anyio.CapacityLimiter(settings.max_concurrent_syncs),
+                    report=self._report,
+                    event=self._event,
+                    secret_digest_key=self._secret_key,
+                )
+                runner = await serve(
+                    build_app(self, settings.api_token_file),
+                    ApiAddress.parse(settings.api_address),
+                )
+                try:
+                    await self._build(self.config)
+                    for record in interrupted:
+                        slot = self.workers.get((record.app, record.cluster))
+                        if slot is not None:
+                            slot.worker.mailbox.post(Trigger("startup", revision=record.revision))
+                    tasks.start_soon(self._signals)
+                    tasks.start_soon(self._retention)
+                    if self.notifier.watchdog_interval is not None:
+                        tasks.start_soon(self.notifier.feed_watchdog)
+                    self._started = True
+                    self.notifier.ready(f"managing {len(self.workers)} app x cluster pairs")
+                    log.info(
+                        "fleet is running: %d clusters, %d apps, API on %s",
+                        len(self.clusters),
+                        len(self.config.apps),
+                        settings.api_address,
+                    )
+                    await anyio.sleep_forever()
+                finally:
+                    with anyio.CancelScope(shield=True):
+                        await runner.cleanup()
+                        for runtime in self.clusters.values():
+                            await runtime.client.close()
+
+    async def _signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:
+            async for signum in signals:
+                if signum == signal.SIGHUP:
+                    await self.reload()
+                else:
+                    await self.stop()
+                    return
+
+    async def stop(self) -> None:
+        """Stop taking work; let syncs in flight finish (up to the shutdown timeout)."""
+        if self._stopping:
+            return
+        self._stopping = True
+        self.notifier.stopping("finishing syncs in flight")
+        log.info(
+            "stopping: waiting up to %ss for syncs in flight",
+            self.settings.shutdown_timeout.total_seconds(),
+        )
+        for scope in self._poller_scopes.values():
+            scope.cancel()
+        assert self._ctx is not None
+        assert self._tasks is not None
+        self._ctx.accepting = False
+        with anyio.move_on_after(self.settings.shutdown_timeout.total_seconds()):
+            await self._ctx.wait_idle()
+        self._tasks.cancel_scope.cancel()
+
+    async def _retention(self) -> None:
+        from fleet.adapters.store import RetentionPolicy
+
+        assert self.store is not None
+        days = self.settings.history_retention.total_seconds() / 86400
+        policy = RetentionPolicy(max_age_days=days, event_max_age_days=days)
+        while True:
+            try:
+                report = await self.store.apply_retention(policy)
+                if not report.empty:
+                    log.info("history retention: %s", report)
+            except Exception:
+                log.exception("history retention failed")
+            await anyio.sleep(3600)
+
+    # -- building and reloading ---------------------------------------------------------
+
+    async def _build(self, config: FleetConfig) -> None:
+        assert self._tasks is not None
+        assert self._ctx is not None
+        assert self._rollouts is not None
+        settings = self.settings
+        discovery_dir = settings.state_dir / "discovery"
+        discovery_dir.mkdir(parents=True, exist_ok=True)
+        old_config = self.config if self._started else None
+        # Clusters: keep those whose definition did not change.
+        for cluster in config.clusters:
+            runtime = self.clusters.get(cluster.name)
+            unchanged = old_config is not None and _same(
+                old_config, config, "cluster", cluster.name
+            )
+            if runtime is not None and unchanged:
+                continue
+            if runtime is not None:
+                runtime.stop()
+                await runtime.client.close()
+            client = await ClusterClient.connect(
+                endpoint_of(cluster),
+                discovery_cache=discovery_dir / f"{cluster.name}.json",
+                limits=Limits(qps=settings.cluster_qps, burst=settings.cluster_burst),
+            )
+            runtime = ClusterRuntime(client, self._tasks)
+            runtime.on_reachability(self._reachability)
+            self.clusters[cluster.name] = runtime
+        for name in [n for n in self.clusters if n not in {c.name for c in config.clusters}]:
+            runtime = self.clusters.pop(name)
+            runtime.stop()
+            await runtime.client.close()
+        # Workers: one per (app, targeted cluster).
+        wanted: dict[tuple[str, str], tuple[Any, Cluster]] = {}
+        for app in config.apps:
+            for cluster in config.targets(app):
+                wanted[(app.name, cluster.name)] = (app, cluster)
+        for key in [k for k in self.workers if k not in wanted]:
+            slot = self.workers.pop(key)
+            slot.scope.cancel()
+            slot.worker.unsubscribe()
+            await self._app_left(key, old_config)
+        for key, (app, cluster) in wanted.items():
+            current = self.workers.get(key)
+            if (
+                current is not None
+                and old_config is not None
+                and _same(old_config, config, "app", app.name)
+                and _same(old_config, config, "cluster", cluster.name)
+                and _same(old_config, config, "source", app.source)
+                and current.worker.runtime is self.clusters[cluster.name]
+            ):
+                current.worker.config = config
+                continue
+            previous = current.worker if current is not None else None
+            if current is not None:
+                current.scope.cancel()
+                current.worker.unsubscribe()
+            worker = Worker(self._ctx, config, app, cluster, self.clusters[cluster.name])
+            if previous is not None:
+                worker.status = previous.status
+                worker.target = previous.target
+            scope = anyio.CancelScope()
+            self.workers[key] = _WorkerSlot(worker, scope)
+            self._tasks.start_soon(self._run_worker, scope, worker)
+        # Rollouts and sources.
+        for app in config.apps:
+            workers = [s.worker for k, s in self.workers.items() if k[0] == app.name]
+            self._rollouts.register(
+                app.name, config.rollout_plan(app), workers, app.sync_policy.automated
+            )
+        for name in [n for n in self._rollouts.rollouts if n not in {a.name for a in config.apps}]:
+            self._rollouts.forget(name)
+        for scope in self._poller_scopes.values():
+            scope.cancel()
+        self._poller_scopes.clear()
+        old_pollers, self.pollers = self.pollers, {}
+        for source in config.sources:
+            interval = (source.interval or settings.poll_interval).total_seconds()
+            poller = SourcePoller(
+                source, self._ctx.builder, interval, self._new_revision, self._event
+            )
+            previous_poller = old_pollers.get(source.name)
+            if previous_poller is not None and previous_poller.source == source:
+                poller.revision = previous_poller.revision
+            self.pollers[source.name] = poller
+            scope = anyio.CancelScope()
+            self._poller_scopes[source.name] = scope
+            self._tasks.start_soon(self._run_poller, scope, poller)
+        self.config = config
+
+    async def _run_worker(self, scope: anyio.CancelScope, worker: Worker) -> None:
+        with scope:
+            await worker.run()
+
+    async def _run_poller(self, scope: anyio.CancelScope, poller: SourcePoller) -> None:
+        with scope:
+            await poller.run()
+
+    async def reload(self) -> bool:
+        """Load the fleet config again; keep the running one if the new one is invalid."""
+        self.notifier.reloading("reloading the fleet config")
+        try:
+            config = await anyio.to_thread.run_sync(load_fleet_config, self.config_path)
+        except ConfigError as error:
+            lines = [str(issue) for issue in error.errors]
+            log.error(
+                "config reload refused, keeping the running config:\n  %s", "\n  ".join(lines)
+            )
+            await self._event(
+                "config_rejected",
+                "; ".join(lines)[:4000],
+                None,
+                None,
+                {"file": str(self.config_path)},
+            )
+            self.notifier.ready("config reload refused; running the previous config")
+            return False
+        assert self._ctx is not None
+        builder = DesiredStateBuilder(
+            config, self.settings.state_dir, timeouts=git_timeouts(self.settings)
+        )
+        old_builder, self._ctx.builder = self._ctx.builder, builder
+        await self._build(config)
+        await old_builder.aclose()
+        log.info("config reloaded: %d clusters, %d apps", len(config.clusters), len(config.apps))
+        await self._event(
+            "config_reloaded", "fleet config reloaded", None, None, {"file": str(self.config_path)}
+        )
+        self.notifier.ready(f"managing {len(self.workers)} app x cluster pairs")
+        return True
+
+    async def _app_left(self, key: tuple[str, str], old: FleetConfig | None) -> None:
+        app_name, cluster = key
+        policy = "keep"
+        if old is not None:
+            try:
+                policy = old.app(app_name).deletion_policy
+            except KeyError:
+                policy = "keep"
+        message = (
+            f"app {app_name} no longer targets {cluster}: its objects are "
+            f"{'deleted' if policy == 'delete' else 'kept'} (deletionPolicy {policy})"
+        )
+        log.info(message)
+        await self._event("app_removed", message, app_name, cluster, {"deletionPolicy": policy})
+
+    # -- callbacks ---------------------------------------------------------------------
+
+    def _new_revision(self, source: str, revision: Revision, reason: str) -> None:
+        assert self.config is not None
+        assert self._rollouts is not None
+        for app in self.config.apps:
+            if app.source == source:
+                self._rollouts.new_revision(app.name, revision, reason)
+
+    def _report(self, outcome: SyncOutcome) -> None:
+        if self._rollouts is not None:
+            self._rollouts.report(outcome)
+
+    def _reachability(self, cluster: str, reachable: bool, message: str) -> None:
+        assert self._tasks is not None
+        kind = "cluster_reachable" if reachable else "cluster_unreachable"
+        self._tasks.start_soon(
+            self._event, kind, message or kind.replace("_", " "), None, cluster, {}
+        )
+        if reachable:
+            for (_, name), slot in self.workers.items():
+                if name == cluster:
+                    slot.worker.mailbox.post(Trigger("poll", detail="cluster reachable again"))
+
+    async def _event(
+        self,
+        kind: str,
+        message: str,
+        app: str | None,
+        cluster: str | None,
+        details: Mapping[str, Any],
+    ) -> None:
+        if self.store is None:
+            return
+        try:
+            await self.store.add_event(
+                kind, message, app=app, cluster=cluster, details=dict(details)
+            )
+        except Exception:
+            log.exception("could not record event %s", kind)
+        self._events_changed.set()
+        self._events_changed = anyio.Event()
+
+    # -- DaemonApi ---------------------------------------------------------------------
+
+    def ready(self) -> tuple[bool, list[str]]:
+        reasons = []
+        if not self._started:
+            reasons.append("starting")
+        reasons += [
+            f"source {n} not fetched yet"
+            for n, p in self.pollers.items()
+            if not p.fetched_once.is_set()
+        ]
+        if self._stopping:
+            reasons.append("stopping")
+        return not reasons, reasons
+
+    async def status(self) -> list[JSON]:
+        return [slot.worker.status.as_json() for _, slot in sorted(self.workers.items())]
+
+    def _worker(self, app: str, cluster: str) -> Worker:
+        slot = self.workers.get((app, cluster))
+        if slot is None:
+            raise ApiError(404, f"app {app} does not run on cluster {cluster}")
+        return slot.worker
+
+    def _workers_of(self, app: str, cluster: str | None) -> list[Worker]:
+        if self.config is None or app not in {a.name for a in self.config.apps}:
+            raise ApiError(404, f"no app named {app}")
+        if cluster is not None:
+            return [self._worker(app, cluster)]
+        return [s.worker for k, s in sorted(self.workers.items()) if k[0] == app]
+
+    async def diff(self, app: str, cluster: str | None) -> list[JSON]:
+        out = []
+        for worker in self._workers_of(app, cluster):
+            out.append(await _diff_of(worker, self._secret_key))
+        return out
+
+    async def history(
+        self, app: str | None, cluster: str | None, limit: int, before: int | None
+    ) -> list[JSON]:
+        assert self.store is not None
+        records = await self.store.history(app=app, cluster=cluster, limit=limit, before_id=before)
+        return [r.as_json() for r in records]
+
+    async def sync_detail(self, sync_id: int) -> JSON:
+        assert self.store is not None
+        try:
+            detail = await self.store.sync_detail(sync_id)
+        except KeyError:
+            raise ApiError(404, f"no sync with id {sync_id}") from None
+        return detail.as_json()
+
+    async def events(
+        self, since: int, app: str | None, cluster: str | None, limit: int
+    ) -> list[JSON]:
+        assert self.store is not None
+        records = await self.store.events_after(since, limit=limit, app=app, cluster=cluster)
+        return [r.as_json() for r in records]
+
+    async def wait_for_events(self, since: int) -> None:
+        await self._events_changed.wait()
+
+    async def trigger_sync(
+        self,
+        app: str,
+        cluster: str | None,
+        revision: str | None,
+        clear_pin: bool,
+        dry_run: bool,
+    ) -> JSON:
+        assert self.store is not None
+        assert self.config is not None
+        workers = self._workers_of(app, cluster)
+        if clear_pin:
+            await self.store.unpin(app, cluster)
+            await self._event(
+                "unpinned", f"pin cleared on {cluster or 'every cluster'}", app, cluster, {}
+            )
+        if revision:
+            source = self.config.source_of(self.config.app(app))
+            assert self._ctx is not None
+            try:
+                resolved = await self._ctx.builder.resolve(source, revision)
+            except Exception as error:
+                raise ApiError(400, f"revision {revision!r}: {error}") from None
+            if not dry_run:
+                for worker in workers:
+                    await self.store.pin(app, resolved.sha, worker.cluster.name)
+                await self._event(
+                    "pinned",
+                    f"pinned to {resolved.short_sha}",
+                    app,
+                    cluster,
+                    {"revision": resolved.sha},
+                )
+        triggers = []
+        for worker in workers:
+            trigger = Trigger("manual", dry_run=dry_run)
+            worker.mailbox.post(trigger)
+            triggers.append({"cluster": worker.cluster.name})
+        return {"app": app, "queued": triggers}
+
+    def webhook_secrets(self, forge: str) -> list[bytes]:
+        path = self.settings.webhook_secret_file
+        if path is None:
+            return []
+        try:
+            return [path.read_bytes().strip()]
+        except OSError:
+            log.error("cannot read the webhook secret file %s", path)
+            return []
+
+    async def push(self, push: Push) -> JSON:
+        assert self.config is not None
+        keys = {repository_key(url) for url in push.repository_urls}
+        poked = []
+        for name, poller in self.pollers.items():
+            if not keys or repository_key(poller.source.url) in keys:
+                poller.poke()
+                poked.append(name)
+        return {"sources": poked}
+
+    def metrics(self) -> tuple[bytes, str]:
+        return b"", "text/plain; version=0.0.4"
+
+
+async def _diff_of(worker: Worker, key: bytes) -> JSON:
+    cache = worker.runtime.cache
+    items: list[JSON] = []
+    for manifest in worker._tracked():
+        live = cache.get(manifest.ref)
+        applied = stamp(manifest.body, worker.app.name, manifest.ref)
+        try:
+            result = await worker.runtime.client.apply(applied, dry_run=True)
+        except Exception as error:
+            items.append({"object": str(manifest.ref), "error": str(error)})
+            continue
+        diff = compare(manifest.ref, result, live, worker._options().ignore_differences, key)
+        if not diff.in_sync:
+            items.append(
+                {"object": str(manifest.ref), "text": diff.text, "patch": list(diff.patch)}
+            )
+    return {
+        "app": worker.app.name,
+        "cluster": worker.cluster.name,
+        "revision": worker.status.target_revision,
+        "objects": items,
+    }
+
+
+def _same(old: FleetConfig, new: FleetConfig, what: str, name: str) -> bool:
+    getter = {"cluster": FleetConfig.cluster, "app": FleetConfig.app, "source": FleetConfig.source}[
+        what
+    ]
+    try:
+        return bool(getter(old, name) == getter(new, name))
+    except KeyError:
+        return False
+
+
+def _secret_digest_key(state_dir: Path) -> bytes:
+    """A per-installation key for the digests that stand in for Secret values."""
+    path = state_dir / "secret-digest.key"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        key = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+        return key
+
+
+def monotonic() -> float:
+    return time.monotonic()

@@ -1,0 +1,643 @@
+"""One app on one cluster: compare, decide whether to sync, sync, record.
+
+A worker sleeps on its mailbox. Whatever wakes it (a new revision released by the
+rollout, a push, a watch event on one of its objects, a manual request, the cluster
+coming back), it does the same thing: render the target revision (cached), compare it
+with the live cache (no requests when nothing changed), and sync only when its policy
+says so:
+
+- a manual request always syncs (and may be a dry run);
+- an automated app syncs a revision it has not tried yet;
+- an automated app with selfHeal re-syncs drift, backing off when the drift keeps
+  coming back (a fight with another controller must not become a hot loop);
+- otherwise the app is shown OutOfSync and the drift is recorded once.
+
+A render error or an unreadable revision never syncs and never prunes: it is recorded
+as a failed sync of that revision, and the objects stay as they are.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+
+from fleet.adapters.git import GitError, Revision
+from fleet.adapters.kube.errors import KindNotServed, KubeError
+from fleet.adapters.store import AsyncHistoryStore, ResourceResult
+from fleet.config import App, Cluster, FleetConfig, sync_options
+from fleet.engine import (
+    Failed,
+    Progress,
+    RetryPolicy,
+    Succeeded,
+    SyncOptions,
+    Verdict,
+    app_health,
+    backoff_delay,
+    compare,
+    read_settings,
+    rebuild_inventory,
+)
+from fleet.engine.decisions import Running
+from fleet.engine.drift import live_mismatch
+from fleet.engine.hooks import stamp
+from fleet.model.manifests import Manifest
+from fleet.model.refs import ObjectRef
+from fleet.runtime.clusters import ClusterRuntime
+from fleet.runtime.desired import DesiredStateBuilder, DesiredStateError
+from fleet.runtime.executor import ResourceRow, SyncExecutor, SyncJob
+from fleet.runtime.mailbox import Mailbox, Trigger
+from fleet.runtime.status import AppClusterStatus, utc_now
+
+log = logging.getLogger(__name__)
+
+#: Self-heal back-off: 0 s for the first drift, then 2, 4, 8 ... up to 5 minutes.
+SELF_HEAL_BACKOFF = RetryPolicy(
+    max_attempts=1_000, base_delay=2.0, factor=2.0, max_delay=300.0, jitter=0.2
+)
+#: Drift that stays away this long resets the back-off.
+SELF_HEAL_CALM = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class SyncOutcome:
+    app: str
+    cluster: str
+    revision: str
+    ok: bool
+    message: str
+    sync_id: int
+
+
+EventSink = Callable[
+    [str, str, str | None, str | None, Mapping[str, Any]], Coroutine[Any, Any, None]
+]
+
+
+@dataclass
+class WorkerContext:
+    """What every worker shares, handed in by the daemon."""
+
+    store: AsyncHistoryStore
+    builder: DesiredStateBuilder
+    sync_slots: anyio.CapacityLimiter
+    #: Tell the rollout how a sync of a revision ended.
+    report: Callable[[SyncOutcome], None]
+    #: Record an event: (kind, message, app, cluster, details).
+    event: EventSink
+    secret_digest_key: bytes = b""
+    clock: Callable[[], float] = time.time
+    #: False once the daemon is stopping: no new sync starts.
+    accepting: bool = True
+    running: int = 0
+    _idle: anyio.Event | None = None
+
+    def sync_started(self) -> None:
+        self.running += 1
+
+    def sync_ended(self) -> None:
+        self.running -= 1
+        if self.running == 0 and self._idle is not None:
+            self._idle.set()
+            self._idle = None
+
+    async def wait_idle(self) -> None:
+        """Return when no sync is running."""
+        while self.running:
+            if self._idle is None:
+                self._idle = anyio.Event()
+            await self._idle.wait()
+
+
+class Worker:
+    """Keeps ``app`` on ``cluster`` where its policy says it should be."""
+
+    def __init__(
+        self,
+        ctx: WorkerContext,
+        config: FleetConfig,
+        app: App,
+        cluster: Cluster,
+        runtime: ClusterRuntime,
+    ) -> None:
+        self.ctx = ctx
+        self.config = config
+        self.app = app
+        self.cluster = cluster
+        self.runtime = runtime
+        self.mailbox = Mailbox()
+        self.status = AppClusterStatus(app=app.name, cluster=cluster.name)
+        self.target: Revision | None = None
+        self._attempted: str | None = None
+        self._heals = 0
+        self._last_heal_at = 0.0
+        self._drift_reported: str | None = None
+        self._confirmed: dict[tuple[ObjectRef, str, str], bool] = {}
+        self._desired_key: tuple[str, str] | None = None
+        self._desired: list[Manifest] = []
+        self._render_error: str | None = None
+        self._rng = random.Random()
+        self.unsubscribe = runtime.cache.subscribe(self._on_change)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.app.name, self.cluster.name)
+
+    def _on_change(self, app: str, ref: ObjectRef, event_type: str) -> None:
+        if app == self.app.name:
+            self.mailbox.post(Trigger("drift", detail=f"{event_type} {ref}"))
+
+    def release(self, revision: Revision, reason: str) -> None:
+        """The rollout lets this cluster move to ``revision``."""
+        self.target = revision
+        self.status.target_revision = revision.sha
+        self.mailbox.post(Trigger(reason, revision=revision.sha))
+
+    # -- the loop ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        await self._load_state()
+        while True:
+            triggers = await self.mailbox.take()
+            try:
+                await self.reconcile(triggers)
+            except anyio.get_cancelled_exc_class():
+                raise
+            except Exception as error:  # one worker's bug must not stop the daemon
+                log.exception("app %s on %s: reconcile failed", self.app.name, self.cluster.name)
+                self.status.message = f"internal error: {error}"
+                await anyio.sleep(5.0)
+
+    async def _load_state(self) -> None:
+        latest = await self.ctx.store.latest_sync(self.app.name, self.cluster.name)
+        history = await self.ctx.store.history(
+            app=self.app.name, cluster=self.cluster.name, result="Succeeded", limit=1
+        )
+        if history:
+            self.status.revision = history[0].revision
+        if latest is not None:
+            self.status.last_sync_id = latest.id
+            self.status.last_result = latest.result
+            self.status.last_finished_at = latest.finished_at
+        self.status.pinned_revision = await self.ctx.store.pinned_revision(
+            self.app.name, self.cluster.name
+        )
+
+    # -- compare -----------------------------------------------------------------------
+
+    async def _render(self, revision: Revision) -> None:
+        key = (revision.sha, revision.tree)
+        if self._desired_key == key:
+            return
+        try:
+            state = await self.ctx.builder.render(self.app, self.cluster, revision)
+        except DesiredStateError as error:
+            self._desired, self._render_error = [], str(error)
+        else:
+            self._desired, self._render_error = list(state.manifests), None
+        self._desired_key = key
+
+    def _tracked(self) -> list[Manifest]:
+        """Desired objects that are resources (not hooks, not skipped)."""
+        out = []
+        for manifest in self._desired:
+            try:
+                settings = read_settings(manifest.annotations, manifest.ref, manifest.origin)
+            except ValueError:
+                continue
+            if not settings.is_hook and not settings.ignored and manifest.ref.name:
+                out.append(manifest)
+        return out
+
+    async def _inventory(self) -> frozenset[ObjectRef]:
+        stored = await self.ctx.store.get_inventory(self.app.name, self.cluster.name)
+        refs = frozenset(ObjectRef(r.group, r.kind, r.namespace, r.name) for r in stored)
+        if refs:
+            return refs
+        # No inventory (a new app, or a lost database): read ownership back from the
+        # cluster's tracking annotations; nothing else is ever pruned.
+        return rebuild_inventory(
+            self.app.name, self.runtime.cache.objects_of(self.app.name).values()
+        )
+
+    def _kinds(self, inventory: frozenset[ObjectRef]) -> set[tuple[str, str]]:
+        kinds = {(m.api_version, m.ref.kind) for m in self._desired}
+        live_versions = {
+            (ref.group, ref.kind): str(obj.get("apiVersion") or "")
+            for ref, obj in self.runtime.cache.objects_of(self.app.name).items()
+        }
+        for ref in inventory:
+            version = live_versions.get((ref.group, ref.kind))
+            if version:
+                kinds.add((version, ref.kind))
+        return kinds
+
+    async def compare(self, inventory: frozenset[ObjectRef]) -> tuple[list[str], str, str]:
+        """(objects out of sync, sync status, health) of the current desired state."""
+        tracked = self._tracked()
+        cache = self.runtime.cache
+        out_of_sync: list[str] = []
+        options = self._options()
+        for manifest in tracked:
+            live = cache.get(manifest.ref)
+            applied = stamp(manifest.body, self.app.name, manifest.ref)
+            if live_mismatch(manifest.ref, applied, live, options.ignore_differences) is None:
+                continue
+            if live is not None and await self._confirm_in_sync(manifest, applied, live, options):
+                continue
+            out_of_sync.append(str(manifest.ref))
+        desired_refs = {m.ref for m in tracked}
+        extraneous = [
+            str(ref) for ref in sorted(inventory - desired_refs) if cache.get(ref) is not None
+        ]
+        out_of_sync += [f"{ref} (to prune)" for ref in extraneous]
+        health = app_health(((m.ref, cache.get(m.ref)) for m in tracked), options.health_rules)
+        return out_of_sync, ("OutOfSync" if out_of_sync else "Synced"), str(health.status)
+
+    async def _confirm_in_sync(
+        self,
+        manifest: Manifest,
+        applied: dict[str, Any],
+        live: Mapping[str, Any],
+        options: SyncOptions,
+    ) -> bool:
+        """Ask the server (dry-run) whether a suspected difference is real; remember it."""
+        rv = str((live.get("metadata") or {}).get("resourceVersion") or "")
+        digest = hashlib.sha256(json.dumps(applied, sort_keys=True, default=str).encode())
+        key = (manifest.ref, digest.hexdigest(), rv)
+        known = self._confirmed.get(key)
+        if known is not None:
+            return known
+        try:
+            result = await self.runtime.client.apply(applied, dry_run=True)
+        except (KubeError, KindNotServed):
+            return False
+        in_sync = compare(
+            manifest.ref, result, live, options.ignore_differences, options.secret_digest_key
+        ).in_sync
+        if len(self._confirmed) > 10_000:
+            self._confirmed.clear()
+        self._confirmed[key] = in_sync
+        return in_sync
+
+    def _options(self, **overrides: Any) -> SyncOptions:
+        options = replace(sync_options(self.app), secret_digest_key=self.ctx.secret_digest_key)
+        return replace(options, **overrides) if overrides else options
+
+    # -- decide ------------------------------------------------------------------------
+
+    async def reconcile(self, triggers: Sequence[Trigger]) -> None:
+        revision = await self._target_revision()
+        if revision is None:
+            return
+        await self._render(revision)
+        inventory = await self._inventory()
+        kinds = self._kinds(inventory)
+        self.runtime.ensure_kinds(kinds)
+        listed = await self.runtime.wait_listed(kinds, patience=15.0)
+        self.status.reachable = self.runtime.reachable
+        manual = [t for t in triggers if t.reason == "manual"]
+        if self._render_error is not None:
+            await self._render_failed(revision, manual or triggers)
+            return
+        if not listed:
+            self.status.sync, self.status.health = "Unknown", "Unknown"
+            self.status.message = f"cluster not reachable: {self.runtime.reachability.message}"
+            if manual or self._wants_new_revision(revision):
+                await self._sync(revision, (manual or triggers)[0], inventory)
+            return
+        out_of_sync, sync_status, health = await self.compare(inventory)
+        self._set_compared(revision, out_of_sync, sync_status, health)
+        if manual:
+            for trigger in manual:
+                await self._sync(revision, trigger, inventory)
+            return
+        if not self.app.sync_policy.automated:
+            await self._note_drift(revision, out_of_sync, triggers)
+            return
+        if self._wants_new_revision(revision):
+            if sync_status == "Synced" and revision.sha != self.status.revision:
+                # Nothing to change: the new revision renders what is already live.
+                await self._record_noop(revision, triggers[0])
+                return
+            if sync_status == "OutOfSync" or revision.sha != self.status.revision:
+                await self._sync(revision, _first_reason(triggers), inventory)
+            return
+        if sync_status == "OutOfSync":
+            if self.app.sync_policy.self_heal and self.status.last_result != "Failed":
+                await self._self_heal(revision, out_of_sync, inventory)
+            else:
+                await self._note_drift(revision, out_of_sync, triggers)
+
+    def _wants_new_revision(self, revision: Revision) -> bool:
+        return revision.sha != self._attempted and revision.sha != self.status.revision
+
+    async def _target_revision(self) -> Revision | None:
+        pinned = await self.ctx.store.pinned_revision(self.app.name, self.cluster.name)
+        self.status.pinned_revision = pinned
+        if pinned:
+            source = self.config.source_of(self.app)
+            try:
+                return await self.ctx.builder.resolve(source, pinned)
+            except GitError as error:
+                self.status.message = f"pinned revision {pinned}: {error}"
+                return None
+        return self.target
+
+    def _set_compared(
+        self, revision: Revision, out_of_sync: list[str], sync_status: str, health: str
+    ) -> None:
+        self.status.sync = sync_status
+        self.status.health = health
+        self.status.out_of_sync = out_of_sync[:50]
+        self.status.target_revision = revision.sha
+        self.status.updated_at = utc_now()
+        if sync_status == "Synced" and not self.status.operation:
+            self.status.message = ""
+        elif out_of_sync:
+            more = f" and {len(out_of_sync) - 3} more" if len(out_of_sync) > 3 else ""
+            self.status.message = "out of sync: " + ", ".join(out_of_sync[:3]) + more
+
+    async def _note_drift(
+        self, revision: Revision, out_of_sync: list[str], triggers: Sequence[Trigger]
+    ) -> None:
+        if not out_of_sync:
+            self._drift_reported = None
+            return
+        signature = "|".join(out_of_sync)
+        if signature == self._drift_reported:
+            return
+        self._drift_reported = signature
+        await self.ctx.event(
+            "drift",
+            f"{len(out_of_sync)} object(s) differ from Git: {', '.join(out_of_sync[:5])}",
+            self.app.name,
+            self.cluster.name,
+            {"revision": revision.sha, "objects": out_of_sync[:50], "selfHeal": False},
+        )
+
+    async def _self_heal(
+        self, revision: Revision, out_of_sync: list[str], inventory: frozenset[ObjectRef]
+    ) -> None:
+        now = self.ctx.clock()
+        if now - self._last_heal_at > SELF_HEAL_CALM:
+            self._heals = 0
+        delay = (
+            0.0
+            if self._heals == 0
+            else backoff_delay(self._heals, SELF_HEAL_BACKOFF, self._rng.random)
+        )
+        wait = self._last_heal_at + delay - now
+        if wait > 0:
+            await anyio.sleep(wait)
+            out_of_sync, sync_status, health = await self.compare(inventory)
+            self._set_compared(revision, out_of_sync, sync_status, health)
+            if sync_status == "Synced":
+                return
+        self._heals += 1
+        self._last_heal_at = self.ctx.clock()
+        await self.ctx.event(
+            "drift",
+            f"{len(out_of_sync)} object(s) drifted, healing: {', '.join(out_of_sync[:5])}",
+            self.app.name,
+            self.cluster.name,
+            {"revision": revision.sha, "objects": out_of_sync[:50], "selfHeal": True},
+        )
+        await self._sync(revision, Trigger("drift", detail=", ".join(out_of_sync[:5])), inventory)
+
+    # -- sync --------------------------------------------------------------------------
+
+    async def _render_failed(self, revision: Revision, triggers: Sequence[Trigger]) -> None:
+        message = self._render_error or "render failed"
+        self.status.sync, self.status.message = "Unknown", message
+        if revision.sha == self._attempted and not any(t.reason == "manual" for t in triggers):
+            return
+        self._attempted = revision.sha
+        store = self.ctx.store
+        sync_id = await store.start_sync(
+            self.app.name, self.cluster.name, revision.sha, _first_reason(triggers).reason
+        )
+        record = await store.finish_sync(sync_id, "Failed", f"RenderFailed: {message}")
+        self._remember(record.id, record.result, record.finished_at)
+        await self.ctx.event(
+            "sync_failed",
+            f"render failed, nothing applied: {message}",
+            self.app.name,
+            self.cluster.name,
+            {"revision": revision.sha, "sync_id": sync_id},
+        )
+        self.ctx.report(
+            SyncOutcome(self.app.name, self.cluster.name, revision.sha, False, message, sync_id)
+        )
+
+    async def _record_noop(self, revision: Revision, trigger: Trigger) -> None:
+        store = self.ctx.store
+        self._attempted = revision.sha
+        sync_id = await store.start_sync(
+            self.app.name, self.cluster.name, revision.sha, _first_reason([trigger]).reason
+        )
+        record = await store.finish_sync(
+            sync_id, "Succeeded", "nothing to apply: the cluster already matches this revision"
+        )
+        self.status.revision = revision.sha
+        self._remember(record.id, record.result, record.finished_at)
+        self.ctx.report(
+            SyncOutcome(self.app.name, self.cluster.name, revision.sha, True, "in sync", sync_id)
+        )
+
+    def _remember(self, sync_id: int, result: str, finished_at: datetime | None) -> None:
+        self.status.last_sync_id = sync_id
+        self.status.last_result = result
+        self.status.last_finished_at = finished_at
+
+    async def _sync(
+        self,
+        revision: Revision,
+        trigger: Trigger,
+        inventory: frozenset[ObjectRef],
+        progress: Progress | None = None,
+    ) -> None:
+        if not self.ctx.accepting:
+            return
+        async with self.ctx.sync_slots:
+            self.ctx.sync_started()
+            try:
+                await self._run_sync(revision, trigger, inventory, progress)
+            finally:
+                self.ctx.sync_ended()
+
+    async def _run_sync(
+        self,
+        revision: Revision,
+        trigger: Trigger,
+        inventory: frozenset[ObjectRef],
+        progress: Progress | None,
+    ) -> None:
+        store = self.ctx.store
+        self._attempted = revision.sha
+        sync_id = await store.start_sync(
+            self.app.name,
+            self.cluster.name,
+            revision.sha,
+            trigger.reason,
+            dry_run=trigger.dry_run,
+        )
+        trigger.reply.append(sync_id)
+        self.status.operation, self.status.step = "Syncing", ""
+        options = self._options(confirm_prune=trigger.detail == "confirm-prune")
+        job = SyncJob(
+            app=self.app.name,
+            cluster=self.cluster.name,
+            revision=revision.sha,
+            desired=self._desired,
+            inventory=inventory,
+            options=options,
+            render_error=self._render_error,
+        )
+        journal = _Journal(self, sync_id)
+        executor = SyncExecutor(
+            job, self.runtime.client, self.runtime.cache, journal, clock=self.ctx.clock
+        )
+        verdict: Verdict | None = None
+        try:
+            verdict = await executor.run(progress)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._finish(sync_id, revision, verdict, journal)
+
+    async def _finish(
+        self, sync_id: int, revision: Revision, verdict: Verdict | None, journal: _Journal
+    ) -> None:
+        store = self.ctx.store
+        self.status.operation, self.status.step = "", ""
+        if verdict is None:
+            record = await store.finish_sync(sync_id, "Interrupted", "the daemon stopped")
+            self._remember(record.id, record.result, record.finished_at)
+            return
+        if journal.applied_at is not None:
+            await store.mark_applied(sync_id, journal.applied_at)
+        await store.replace_inventory(
+            self.app.name, self.cluster.name, dict.fromkeys(verdict.inventory, revision.sha)
+        )
+        if isinstance(verdict, Succeeded):
+            await store.mark_healthy(sync_id, _at(verdict.healthy_at))
+            message = "; ".join(verdict.warnings)
+            kept = [f"{c.ref} ({c.reason})" for c in verdict.kept] if verdict.kept else []
+            if kept:
+                message = (message + "; " if message else "") + "kept: " + ", ".join(kept[:10])
+            record = await store.finish_sync(sync_id, "Succeeded", message)
+            self.status.revision = revision.sha
+            self.status.sync, self.status.health, self.status.message = "Synced", "Healthy", ""
+            self._drift_reported = None
+        else:
+            record = await store.finish_sync(sync_id, "Failed", verdict.message)
+            self.status.message = verdict.message
+            await self._record_failure(sync_id, revision, verdict)
+        self._remember(record.id, record.result, record.finished_at)
+        self.ctx.report(
+            SyncOutcome(
+                self.app.name,
+                self.cluster.name,
+                revision.sha,
+                isinstance(verdict, Succeeded),
+                record.message,
+                sync_id,
+            )
+        )
+
+    async def _record_failure(self, sync_id: int, revision: Revision, verdict: Failed) -> None:
+        rows = [
+            ResourceResult(
+                phase=f.phase or "",
+                wave=f.wave or 0,
+                group=f.ref.group,
+                kind=f.ref.kind,
+                namespace=f.ref.namespace,
+                name=f.ref.name,
+                action="failed",
+                health=None,
+                message=f"{f.reason}: {f.message}",
+            )
+            for f in verdict.failures
+            if f.ref is not None
+        ]
+        if rows:
+            await self.ctx.store.record_results(sync_id, rows)
+        refused = [f for f in verdict.failures if f.reason == "PruneRefused"]
+        if refused:
+            await self.ctx.event(
+                "prune_refused",
+                "; ".join(str(f) for f in refused),
+                self.app.name,
+                self.cluster.name,
+                {"revision": revision.sha, "sync_id": sync_id},
+            )
+        await self.ctx.event(
+            "sync_failed",
+            verdict.message[:2000],
+            self.app.name,
+            self.cluster.name,
+            {"revision": revision.sha, "sync_id": sync_id},
+        )
+
+    async def resume(self, progress_json: str | None, revision_sha: str) -> None:
+        """Run again a sync that was interrupted (the daemon was killed during it)."""
+        self.mailbox.post(Trigger("resume", revision=revision_sha))
+
+
+class _Journal:
+    """Feeds a running sync's progress and resource rows to history and the status."""
+
+    def __init__(self, worker: Worker, sync_id: int) -> None:
+        self.worker = worker
+        self.sync_id = sync_id
+        self.applied_at: datetime | None = None
+
+    async def progress(self, progress: Progress, status: Running) -> None:
+        self.worker.status.step = status.message or f"{status.phase} wave {status.wave}"
+        await self.worker.ctx.store.save_progress(self.sync_id, json.loads(progress.to_json()))
+
+    async def resources(self, rows: Sequence[ResourceRow]) -> None:
+        results = []
+        for row in rows:
+            live = self.worker.runtime.cache.get(row.ref)
+            health = None
+            if live is not None and row.action in ("created", "configured", "hook"):
+                health = str(app_health([(row.ref, live)]).status)
+            results.append(
+                ResourceResult(
+                    phase=row.phase,
+                    wave=row.wave or 0,
+                    group=row.ref.group,
+                    kind=row.ref.kind,
+                    namespace=row.ref.namespace,
+                    name=row.ref.name,
+                    action=row.action if row.ok else "failed",
+                    health=health,
+                    message=row.message,
+                    duration_ms=round(row.duration_ms),
+                )
+            )
+            if row.ok and row.action in ("created", "configured", "pruned", "hook"):
+                self.applied_at = utc_now()
+        await self.worker.ctx.store.record_results(self.sync_id, results)
+
+
+def _first_reason(triggers: Sequence[Trigger]) -> Trigger:
+    """The trigger a sync is recorded under: the most specific one."""
+    order = ("manual", "pin", "webhook", "poll", "resume", "startup", "config", "drift")
+    ranked = sorted(triggers, key=lambda t: order.index(t.reason) if t.reason in order else 99)
+    return ranked[0] if ranked else Trigger("poll")
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
