@@ -28,7 +28,7 @@ from fleet.adapters.http.server import ApiAddress, ApiError, build_app, serve
 from fleet.adapters.http.webhooks import Push, repository_key
 from fleet.adapters.kube.client import ClusterClient, Limits
 from fleet.adapters.kube.connection import ClusterEndpoint
-from fleet.adapters.store import AsyncHistoryStore
+from fleet.adapters.store import DEFAULT_FILE_NAME, AsyncHistoryStore
 from fleet.adapters.systemd import SystemdNotifier
 from fleet.config import Cluster, ConfigError, FleetConfig, Settings, load_fleet_config
 from fleet.engine import compare
@@ -91,7 +91,7 @@ class Daemon:
         state_dir = settings.state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
         self._secret_key = _secret_digest_key(state_dir)
-        async with await AsyncHistoryStore.open(state_dir / "history.db") as store:
+        async with await AsyncHistoryStore.open(state_dir / DEFAULT_FILE_NAME) as store:
             self.store = store
             interrupted = await store.interrupted_at_startup()
             for record in interrupted:

@@ -264,7 +264,13 @@ class SyncExecutor:
 
     async def _dry_run(self, action: DryRun) -> ActionResult:
         if action.mode == "create":
-            await self.client.create(action.body, dry_run=True)
+            try:
+                await self.client.create(action.body, dry_run=True)
+            except KubeError as error:
+                # An earlier instance of a fixed-name hook: its delete policy decides
+                # whether it is removed first; the create itself is what gets checked.
+                if error.status != 409 or error.reason != "AlreadyExists":
+                    raise
             return action.succeeded()
         if action.mode == "replace":
             result = await self.client.replace(action.body, dry_run=True)

@@ -103,6 +103,10 @@ class RolloutCoordinator:
             else ClusterProgress()
             for cluster, worker in rollout.workers.items()
         }
+        for cluster, progress in rollout.progress.items():
+            if progress.state is ClusterRollout.SUCCEEDED:
+                # Already there (or pinned): the worker only needs to know what to compare.
+                rollout.workers[cluster].release(revision, reason)
         log.info("app %s: rolling out %s (%s)", app, revision.short_sha, revision.summary)
         self._step(rollout)
 

@@ -333,7 +333,7 @@ class Worker:
                 await self._sync(revision, _first_reason(triggers), inventory)
             return
         if sync_status == "OutOfSync":
-            if self.app.sync_policy.self_heal and self.status.last_result != "Failed":
+            if self.app.sync_policy.self_heal:
                 await self._self_heal(revision, out_of_sync, inventory)
             else:
                 await self._note_drift(revision, out_of_sync, triggers)
@@ -494,11 +494,14 @@ class Worker:
         trigger.reply.append(sync_id)
         self.status.operation, self.status.step = "Syncing", ""
         options = self._options(confirm_prune=trigger.detail == "confirm-prune")
+        # Healing drift re-applies what drifted; hooks belong to a revision's rollout and
+        # are not run again because someone scaled a Deployment by hand.
+        desired = self._tracked() if trigger.reason == "drift" else self._desired
         job = SyncJob(
             app=self.app.name,
             cluster=self.cluster.name,
             revision=revision.sha,
-            desired=self._desired,
+            desired=desired,
             inventory=inventory,
             options=options,
             render_error=self._render_error,
