@@ -452,6 +452,7 @@ class Daemon:
         revision: str | None,
         clear_pin: bool,
         dry_run: bool,
+        confirm_prune: bool = False,
     ) -> JSON:
         assert self.store is not None
         assert self.config is not None
@@ -480,7 +481,7 @@ class Daemon:
                 )
         triggers = []
         for worker in workers:
-            trigger = Trigger("manual", dry_run=dry_run)
+            trigger = Trigger("manual", dry_run=dry_run, confirm_prune=confirm_prune)
             worker.mailbox.post(trigger)
             triggers.append({"cluster": worker.cluster.name})
         return {"app": app, "queued": triggers}

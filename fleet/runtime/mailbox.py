@@ -20,6 +20,8 @@ class Trigger:
     revision: str | None = None
     detail: str = ""
     dry_run: bool = False
+    #: The explicit confirmation the prune guard asks for (``fleet sync --confirm-prune``).
+    confirm_prune: bool = False
     #: For manual syncs: resolved when the sync has been recorded, with its id.
     reply: list[int] = field(default_factory=list, compare=False)
 

@@ -493,7 +493,7 @@ class Worker:
         )
         trigger.reply.append(sync_id)
         self.status.operation, self.status.step = "Syncing", ""
-        options = self._options(confirm_prune=trigger.detail == "confirm-prune")
+        options = self._options(confirm_prune=trigger.confirm_prune)
         # Healing drift re-applies what drifted; hooks belong to a revision's rollout and
         # are not run again because someone scaled a Deployment by hand.
         desired = self._tracked() if trigger.reason == "drift" else self._desired

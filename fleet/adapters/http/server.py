@@ -65,6 +65,7 @@ class DaemonApi(Protocol):
         revision: str | None,
         clear_pin: bool,
         dry_run: bool,
+        confirm_prune: bool,
     ) -> JSON: ...
 
     def webhook_secrets(self, forge: str) -> list[bytes]: ...
@@ -194,6 +195,7 @@ def build_app(api: DaemonApi, token_file: Path | None) -> web.Application:
             _opt_str(body, "revision"),
             bool(body.get("clearPin", False)),
             bool(body.get("dryRun", False)),
+            bool(body.get("confirmPrune", False)),
         )
         return _json(result, status=202)
 
