@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 #: Subcommand modules, in the order ``fleet --help`` lists them.
-COMMANDS: tuple[str, ...] = ("run", "sim", "validate", "render")
+COMMANDS: tuple[str, ...] = ("demo", "run", "sim", "validate", "render")
 
 Handler = Callable[[argparse.Namespace], int]
 

@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import IO, Any
 
 from fleet.adapters.store.redaction import redact
 

@@ -1,0 +1,271 @@
+"""Field sets: which fields of an object a manager owns, in the ``FieldsV1`` format.
+
+A field set is a trie of *path elements*, each written as in ``managedFields``:
+
+- ``f:<name>``: a field of an object (``f:spec``, ``f:replicas``);
+- ``k:<json>``: an item of an associative list, by its key fields, a compact JSON
+  object with the key names sorted (``k:{"containerPort":80,"protocol":"TCP"}``);
+- ``v:<json>``: an item of a set-like list, by its value (``v:"example.com/finalizer"``);
+- ``i:<n>``: an item of a list by position (only for lists that have no keys).
+
+A node is a *member* when the path to it is itself owned. In ``FieldsV1`` a member leaf
+is ``{}``, and a member that also has owned children carries a ``".": {}`` entry. Entries
+are written in structured-merge-diff's order (fields, then keys, then values, then
+indices; each sorted), which is the order a kube-apiserver writes them in.
+
+Sets are built once and then treated as immutable: the algebra returns new sets.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from functools import lru_cache
+from typing import Any
+
+from fleet.sim.patching.values import canonical_json, value_sort_key, value_to_string
+
+PathElement = str
+Path = tuple[PathElement, ...]
+
+
+def field_element(name: str) -> PathElement:
+    return "f:" + name
+
+
+def key_element(key_fields: dict[str, Any]) -> PathElement:
+    if all(_plain(k) and _plain(v) for k, v in key_fields.items()):
+        inner = ",".join(f"{_plain(k)}:{_plain(key_fields[k])}" for k in sorted(key_fields))
+        return "k:{" + inner + "}"
+    return "k:" + canonical_json(key_fields)
+
+
+_NEEDS_ESCAPING = re.compile(r'[^\x20-\x7e]|["\\<>&]')
+
+
+def _plain(value: Any) -> str:
+    """Fast JSON for the common key values (plain strings, integers); "" otherwise."""
+    if isinstance(value, str):
+        return "" if _NEEDS_ESCAPING.search(value) else f'"{value}"'
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return ""
+
+
+def value_element(value: Any) -> PathElement:
+    return "v:" + canonical_json(value)
+
+
+def index_element(index: int) -> PathElement:
+    return f"i:{index}"
+
+
+_KIND_RANK = {"f": 0, "k": 1, "v": 2, "i": 3}
+
+
+@lru_cache(maxsize=8192)
+def element_sort_key(element: PathElement) -> tuple[Any, ...]:
+    """structured-merge-diff's order of path elements."""
+    kind, _, rest = element.partition(":")
+    rank = _KIND_RANK.get(kind, 4)
+    if kind == "f":
+        return (rank, rest)
+    if kind == "k":
+        fields = json.loads(rest)
+        return (rank, tuple((name, value_sort_key(fields[name])) for name in sorted(fields)))
+    if kind == "v":
+        return (rank, value_sort_key(json.loads(rest)))
+    if kind == "i":
+        return (rank, int(rest))
+    return (rank, element)
+
+
+def render_element(element: PathElement) -> str:
+    """One element as the API server prints it in messages: ``.name``, ``[name="web"]``,
+    ``[="value"]`` or ``[3]``."""
+    kind, _, rest = element.partition(":")
+    if kind == "f":
+        return "." + rest
+    if kind == "k":
+        fields = json.loads(rest)
+        return "[" + ",".join(f"{k}={value_to_string(fields[k])}" for k in sorted(fields)) + "]"
+    if kind == "v":
+        return "[=" + value_to_string(json.loads(rest)) + "]"
+    if kind == "i":
+        return f"[{rest}]"
+    return "{{invalid path element}}"
+
+
+def render_path(path: Iterable[PathElement]) -> str:
+    """A path as printed in conflict messages, e.g. ``.spec.containers[name="web"].image``."""
+    return "".join(render_element(e) for e in path)
+
+
+class FieldSet:
+    """An immutable-by-convention set of field paths (see the module docstring)."""
+
+    __slots__ = ("children", "members")
+
+    def __init__(
+        self,
+        members: Iterable[PathElement] = (),
+        children: dict[PathElement, FieldSet] | None = None,
+    ) -> None:
+        self.members: set[PathElement] = set(members)
+        self.children: dict[PathElement, FieldSet] = children if children is not None else {}
+
+    # -- building -------------------------------------------------------------------
+
+    @classmethod
+    def from_paths(cls, paths: Iterable[Path]) -> FieldSet:
+        out = cls()
+        for path in paths:
+            out.insert(path)
+        return out
+
+    def insert(self, path: Path) -> None:
+        """Add ``path`` (mutates; only while building a set)."""
+        if not path:
+            raise ValueError("cannot insert the empty path")
+        node = self
+        for element in path[:-1]:
+            node = node.children.setdefault(element, FieldSet())
+        node.members.add(path[-1])
+
+    # -- queries --------------------------------------------------------------------
+
+    def empty(self) -> bool:
+        # Invariant kept by every constructor here: a child set is never empty.
+        return not self.members and not self.children
+
+    def has(self, path: Path) -> bool:
+        node: FieldSet | None = self
+        for element in path[:-1]:
+            node = node.children.get(element) if node is not None else None
+            if node is None:
+                return False
+        return node is not None and bool(path) and path[-1] in node.members
+
+    def with_prefix(self, element: PathElement) -> FieldSet:
+        return self.children.get(element) or FieldSet()
+
+    def paths(self, prefix: Path = ()) -> Iterator[Path]:
+        """Every member path: members of a node (sorted) before its children (sorted)."""
+        for element in sorted(self.members, key=element_sort_key):
+            yield (*prefix, element)
+        for element in sorted(self.children, key=element_sort_key):
+            yield from self.children[element].paths((*prefix, element))
+
+    def __len__(self) -> int:
+        return len(self.members) + sum(len(c) for c in self.children.values())
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, FieldSet):
+            return NotImplemented
+        return set(self.paths()) == set(other.paths())
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "FieldSet(" + ", ".join(render_path(p) for p in self.paths()) + ")"
+
+    # -- algebra --------------------------------------------------------------------
+
+    def union(self, other: FieldSet) -> FieldSet:
+        children = dict(self.children)
+        for element, child in other.children.items():
+            mine = children.get(element)
+            children[element] = child if mine is None else mine.union(child)
+        return FieldSet(self.members | other.members, children)
+
+    def intersection(self, other: FieldSet) -> FieldSet:
+        children: dict[PathElement, FieldSet] = {}
+        for element, child in self.children.items():
+            theirs = other.children.get(element)
+            if theirs is not None:
+                both = child.intersection(theirs)
+                if not both.empty():
+                    children[element] = both
+        return FieldSet(self.members & other.members, children)
+
+    def difference(self, other: FieldSet) -> FieldSet:
+        """Paths in ``self`` and not in ``other`` (children of removed members stay)."""
+        children: dict[PathElement, FieldSet] = {}
+        for element, child in self.children.items():
+            theirs = other.children.get(element)
+            rest = child if theirs is None else child.difference(theirs)
+            if not rest.empty():
+                children[element] = rest
+        return FieldSet(self.members - other.members, children)
+
+    def recursive_difference(self, other: FieldSet) -> FieldSet:
+        """Like :meth:`difference`, but a member of ``other`` also removes its subtree."""
+        children: dict[PathElement, FieldSet] = {}
+        for element, child in self.children.items():
+            if element in other.members:
+                continue
+            theirs = other.children.get(element)
+            rest = child if theirs is None else child.recursive_difference(theirs)
+            if not rest.empty():
+                children[element] = rest
+        return FieldSet(self.members - other.members, children)
+
+    # -- FieldsV1 -------------------------------------------------------------------
+
+    def to_fields_v1(self) -> dict[str, Any]:
+        """The ``fieldsV1`` object of a ``managedFields`` entry."""
+        return self._emit(include_self=False)
+
+    def _emit(self, include_self: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if include_self and (self.members or self.children):
+            out["."] = {}
+        live_children = {e: c for e, c in self.children.items() if not c.empty()}
+        for element in sorted(self.members | live_children.keys(), key=element_sort_key):
+            child = live_children.get(element)
+            if child is None:
+                out[element] = {}
+            else:
+                out[element] = child._emit(include_self=element in self.members)
+        return out
+
+    @classmethod
+    def from_fields_v1(cls, fields: Any) -> FieldSet:
+        """Parse a ``fieldsV1`` object; raises ``ValueError`` when it is malformed."""
+        out, _ = cls._read(fields, ())
+        return out
+
+    @classmethod
+    def _read(cls, fields: Any, where: Path) -> tuple[FieldSet, bool]:
+        if not isinstance(fields, dict):
+            raise ValueError(f"fieldsV1 at {render_path(where) or '.'} is not an object")
+        out = cls()
+        is_member = False
+        for key, value in fields.items():
+            if key == ".":
+                is_member = True
+                continue
+            _check_element(key, where)
+            child, child_is_member = cls._read(value, (*where, key))
+            if child_is_member or child.empty():
+                out.members.add(key)
+            if not child.empty():
+                out.children[key] = child
+        return out, is_member
+
+
+def _check_element(element: str, where: Path) -> None:
+    kind, sep, rest = element.partition(":")
+    ok = bool(sep) and kind in _KIND_RANK
+    if ok and kind in ("k", "v"):
+        try:
+            parsed = json.loads(rest)
+        except ValueError:
+            ok = False
+        else:
+            ok = kind == "v" or isinstance(parsed, dict)
+    elif ok and kind == "i":
+        ok = rest.isdigit()
+    if not ok:
+        raise ValueError(f"invalid path element {element!r} in fieldsV1 at {render_path(where)}")
