@@ -71,7 +71,7 @@ def _safe(value: Any) -> Any:
 
 
 def configure_logging(
-    level: str = "info", fmt: str = "human", stream: TextIO | None = None
+    level: str = "info", fmt: str = "human", stream: IO[str] | None = None
 ) -> None:
     """Route the root logger to ``stream`` (stderr) in the chosen format, redacted."""
     handler = logging.StreamHandler(stream or sys.stderr)
