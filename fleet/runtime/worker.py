@@ -382,7 +382,7 @@ class Worker:
             f"{len(out_of_sync)} object(s) differ from Git: {', '.join(out_of_sync[:5])}",
             self.app.name,
             self.cluster.name,
-            {"revision": revision.sha, "objects": out_of_sync[:50], "selfHeal": False},
+            {**_about(revision), "objects": out_of_sync[:50], "selfHeal": False},
         )
 
     async def _self_heal(
@@ -410,7 +410,7 @@ class Worker:
             f"{len(out_of_sync)} object(s) drifted, healing: {', '.join(out_of_sync[:5])}",
             self.app.name,
             self.cluster.name,
-            {"revision": revision.sha, "objects": out_of_sync[:50], "selfHeal": True},
+            {**_about(revision), "objects": out_of_sync[:50], "selfHeal": True},
         )
         await self._sync(revision, Trigger("drift", detail=", ".join(out_of_sync[:5])), inventory)
 
@@ -433,7 +433,7 @@ class Worker:
             f"render failed, nothing applied: {message}",
             self.app.name,
             self.cluster.name,
-            {"revision": revision.sha, "sync_id": sync_id},
+            {**_about(revision), "sync_id": sync_id},
         )
         self.ctx.report(
             SyncOutcome(self.app.name, self.cluster.name, revision.sha, False, message, sync_id)
@@ -582,14 +582,14 @@ class Worker:
                 "; ".join(str(f) for f in refused),
                 self.app.name,
                 self.cluster.name,
-                {"revision": revision.sha, "sync_id": sync_id},
+                {**_about(revision), "sync_id": sync_id},
             )
         await self.ctx.event(
             "sync_failed",
             verdict.message[:2000],
             self.app.name,
             self.cluster.name,
-            {"revision": revision.sha, "sync_id": sync_id},
+            {**_about(revision), "sync_id": sync_id},
         )
 
     async def resume(self, progress_json: str | None, revision_sha: str) -> None:
@@ -640,6 +640,15 @@ def _first_reason(triggers: Sequence[Trigger]) -> Trigger:
     order = ("manual", "pin", "webhook", "poll", "resume", "startup", "config", "drift")
     ranked = sorted(triggers, key=lambda t: order.index(t.reason) if t.reason in order else 99)
     return ranked[0] if ranked else Trigger("poll")
+
+
+def _about(revision: Revision) -> dict[str, str]:
+    """What an event says about a revision: enough for a notification to name it."""
+    return {
+        "revision": revision.sha,
+        "commit_message": revision.summary,
+        "author": revision.author,
+    }
 
 
 def _at(epoch: float) -> datetime:
