@@ -202,6 +202,17 @@ class Daemon:
         discovery_dir = settings.state_dir / "discovery"
         discovery_dir.mkdir(parents=True, exist_ok=True)
         old_config = self.config if self._started else None
+        # Workers: one per (app, targeted cluster); those no longer wanted go first, while
+        # their cluster connection still exists (deletionPolicy: delete needs it).
+        wanted: dict[tuple[str, str], tuple[Any, Cluster]] = {}
+        for app in config.apps:
+            for cluster in config.targets(app):
+                wanted[(app.name, cluster.name)] = (app, cluster)
+        for key in [k for k in self.workers if k not in wanted]:
+            slot = self.workers.pop(key)
+            slot.scope.cancel()
+            slot.worker.unsubscribe()
+            await self._app_left(slot.worker, config)
         # Clusters: keep those whose definition did not change.
         for cluster in config.clusters:
             runtime = self.clusters.get(cluster.name)
@@ -225,16 +236,6 @@ class Daemon:
             runtime = self.clusters.pop(name)
             runtime.stop()
             await runtime.client.close()
-        # Workers: one per (app, targeted cluster).
-        wanted: dict[tuple[str, str], tuple[Any, Cluster]] = {}
-        for app in config.apps:
-            for cluster in config.targets(app):
-                wanted[(app.name, cluster.name)] = (app, cluster)
-        for key in [k for k in self.workers if k not in wanted]:
-            slot = self.workers.pop(key)
-            slot.scope.cancel()
-            slot.worker.unsubscribe()
-            await self._app_left(key, old_config)
         for key, (app, cluster) in wanted.items():
             current = self.workers.get(key)
             if (
@@ -325,20 +326,36 @@ class Daemon:
         self.notifier.ready(f"managing {len(self.workers)} app x cluster pairs")
         return True
 
-    async def _app_left(self, key: tuple[str, str], old: FleetConfig | None) -> None:
-        app_name, cluster = key
-        policy = "keep"
-        if old is not None:
-            try:
-                policy = old.app(app_name).deletion_policy
-            except KeyError:
-                policy = "keep"
-        message = (
-            f"app {app_name} no longer targets {cluster}: its objects are "
-            f"{'deleted' if policy == 'delete' else 'kept'} (deletionPolicy {policy})"
-        )
+    async def _app_left(self, worker: Worker, old: FleetConfig | None, new: FleetConfig) -> None:
+        """An app left a cluster: keep its objects, or delete them if its policy says so."""
+        app, cluster = worker.app.name, worker.cluster.name
+        policy = worker.app.deletion_policy
+        reachable = cluster in {c.name for c in new.clusters}
+        if policy == "delete" and not reachable:
+            message = (
+                f"app {app} left {cluster}, which is no longer in the config: its "
+                "objects are kept (fleet cannot reach the cluster to delete them)"
+            )
+        elif policy == "delete":
+            message = f"app {app} no longer targets {cluster}: deleting its objects"
+        else:
+            message = f"app {app} no longer targets {cluster}: its objects are kept"
         log.info(message)
-        await self._event("app_removed", message, app_name, cluster, {"deletionPolicy": policy})
+        await self._event("app_removed", message, app, cluster, {"deletionPolicy": policy})
+        if policy == "delete" and reachable:
+            assert self._tasks is not None
+            self._tasks.start_soon(self._delete_objects, worker)
+
+    async def _delete_objects(self, worker: Worker) -> None:
+        ok = await worker.delete_objects()
+        state = "deleted" if ok else "could not all be deleted (see its history)"
+        await self._event(
+            "app_removed",
+            f"objects of app {worker.app.name} {state}",
+            worker.app.name,
+            worker.cluster.name,
+            {"deleted": ok},
+        )
 
     # -- callbacks ---------------------------------------------------------------------
 

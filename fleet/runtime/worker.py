@@ -592,9 +592,43 @@ class Worker:
             {**_about(revision), "sync_id": sync_id},
         )
 
-    async def resume(self, progress_json: str | None, revision_sha: str) -> None:
-        """Run again a sync that was interrupted (the daemon was killed during it)."""
-        self.mailbox.post(Trigger("resume", revision=revision_sha))
+    async def delete_objects(self) -> bool:
+        """Delete everything the app owns on the cluster (deletionPolicy: delete).
+
+        The engine prunes the whole inventory, in mirrored wave order, with the same
+        ownership checks and protections as any prune; True when it succeeded.
+        """
+        inventory = await self._inventory()
+        if not inventory:
+            return True
+        options = self._options(prune=True, allow_empty=True, confirm_prune=True)
+        store = self.ctx.store
+        revision = self.status.revision or "-"
+        sync_id = await store.start_sync(self.app.name, self.cluster.name, revision, "config")
+        job = SyncJob(
+            app=self.app.name,
+            cluster=self.cluster.name,
+            revision=revision,
+            desired=[],
+            inventory=inventory,
+            options=options,
+        )
+        journal = _Journal(self, sync_id)
+        verdict: Verdict | None = None
+        try:
+            verdict = await SyncExecutor(
+                job, self.runtime.client, self.runtime.cache, journal, clock=self.ctx.clock
+            ).run()
+        finally:
+            with anyio.CancelScope(shield=True):
+                if verdict is None:
+                    await store.finish_sync(sync_id, "Interrupted", "the daemon stopped")
+                elif isinstance(verdict, Succeeded):
+                    await store.finish_sync(sync_id, "Succeeded", "app removed: objects deleted")
+                    await store.delete_inventory(self.app.name, self.cluster.name)
+                else:
+                    await store.finish_sync(sync_id, "Failed", verdict.message)
+        return isinstance(verdict, Succeeded)
 
 
 class _Journal:

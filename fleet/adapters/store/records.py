@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 #: What started a sync.
-TRIGGERS = frozenset({"poll", "webhook", "manual", "drift", "pin", "startup"})
+TRIGGERS = frozenset({"poll", "webhook", "manual", "drift", "pin", "startup", "config"})
 #: A sync's result; only ``Running`` is not final.
 RUNNING = "Running"
 FINAL_RESULTS = frozenset({"Succeeded", "Failed", "Interrupted", "Skipped"})
