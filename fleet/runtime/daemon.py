@@ -326,7 +326,7 @@ class Daemon:
         self.notifier.ready(f"managing {len(self.workers)} app x cluster pairs")
         return True
 
-    async def _app_left(self, worker: Worker, old: FleetConfig | None, new: FleetConfig) -> None:
+    async def _app_left(self, worker: Worker, new: FleetConfig) -> None:
         """An app left a cluster: keep its objects, or delete them if its policy says so."""
         app, cluster = worker.app.name, worker.cluster.name
         policy = worker.app.deletion_policy
