@@ -545,6 +545,9 @@ class Worker:
             record = await store.finish_sync(sync_id, "Failed", verdict.message)
             self.status.message = verdict.message
             await self._record_failure(sync_id, revision, verdict)
+            if self.runtime.reachable is False or "unreachable" in verdict.message.lower():
+                # Not the revision's fault: try it again when the cluster is back.
+                self._attempted = None
         self._remember(record.id, record.result, record.finished_at)
         self.ctx.report(
             SyncOutcome(
