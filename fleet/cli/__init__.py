@@ -14,7 +14,18 @@ import sys
 from collections.abc import Callable, Sequence
 
 #: Subcommand modules, in the order ``fleet --help`` lists them.
-COMMANDS: tuple[str, ...] = ("demo", "run", "sim", "validate", "render")
+COMMANDS: tuple[str, ...] = (
+    "demo",
+    "run",
+    "sim",
+    "validate",
+    "render",
+    "status",
+    "diff",
+    "sync",
+    "history",
+    "events",
+)
 
 Handler = Callable[[argparse.Namespace], int]
 

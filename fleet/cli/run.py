@@ -34,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
         return 1
     config = args.config or settings.config
     if config is None:
-        print("fleet run: no fleet config: give --config FILE or set config in the settings",
-              file=sys.stderr)
+        print(
+            "fleet run: no fleet config: give --config FILE or set config in the settings",
+            file=sys.stderr,
+        )
         return 2
     configure_logging(settings.log_level, settings.log_format)
     # aiohttp honours proxy variables; the API servers fleet talks to are never proxied

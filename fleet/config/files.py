@@ -28,7 +28,7 @@ from fleet.config.issues import DocPath, Severity
 from fleet.config.suggest import did_you_mean
 
 #: Keys whose files hold a secret and should not be readable by other users.
-_SECRET_KEYS = {"tokenFile", "sshKeyFile", "passwordFile", "usernameFile"}
+_SECRET_KEYS = {"tokenFile", "sshKeyFile", "passwordFile", "usernameFile", "secretFile", "urlFile"}
 
 
 def check_files(view: FleetView, missing: Severity = "error") -> list[Finding]:

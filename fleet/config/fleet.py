@@ -17,6 +17,7 @@ from fleet.config.apps import App
 from fleet.config.base import ConfigModel
 from fleet.config.clusters import Cluster
 from fleet.config.issues import ConfigIssue
+from fleet.config.notifications import Notifications
 from fleet.config.rollouts import ResolvedWave, Rollout, resolve_waves, rollout_plan
 from fleet.config.sources import Source
 from fleet.engine.rollout import RolloutPlan
@@ -28,6 +29,8 @@ class FleetConfig(ConfigModel):
     apps: list[App] = Field(default_factory=list)
     #: The fleet-wide rollout; an app's own ``rollout`` replaces it for that app.
     rollout: Rollout | None = None
+    #: Where alerts go and which events (see docs/notifications.md).
+    notifications: Notifications | None = None
 
     _file: Path | None = PrivateAttr(default=None)
     _warnings: list[ConfigIssue] = PrivateAttr(default_factory=list)

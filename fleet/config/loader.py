@@ -20,6 +20,7 @@ from fleet.config.documents import YamlDocument, load_yaml_file
 from fleet.config.files import check_files
 from fleet.config.fleet import FleetConfig
 from fleet.config.issues import ConfigError, ConfigIssue, Severity, sort_issues
+from fleet.config.notification_checks import check_notifications
 from fleet.config.rollouts import Rollout
 from fleet.config.schema_errors import issues_from_error
 from fleet.config.sources import Source
@@ -82,6 +83,9 @@ def check_fleet_config(
         )
     view.names = {section: _names(data.get(section)) for section, _ in _SECTIONS}
     findings = check_fleet(view)
+    findings += check_notifications(
+        data.get("notifications"), context, view, files=files, missing=missing_files
+    )
     if files:
         findings += check_files(view, missing_files)
     issues += [document.issue(f.path, f.message, severity=f.severity) for f in findings]

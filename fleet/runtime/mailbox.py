@@ -12,6 +12,25 @@ from dataclasses import dataclass, field
 import anyio
 
 
+class SyncIds(list[int]):
+    """The ids of the syncs a trigger started; ``await wait()`` returns once there is one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._appended: anyio.Event | None = None
+
+    def append(self, sync_id: int) -> None:
+        super().append(sync_id)
+        if self._appended is not None:
+            self._appended.set()
+
+    async def wait(self) -> None:
+        if not self:
+            if self._appended is None:
+                self._appended = anyio.Event()
+            await self._appended.wait()
+
+
 @dataclass(frozen=True, slots=True)
 class Trigger:
     """Why a reconcile was asked for: poll, webhook, manual, drift, pin, startup, config."""
@@ -23,7 +42,7 @@ class Trigger:
     #: The explicit confirmation the prune guard asks for (``fleet sync --confirm-prune``).
     confirm_prune: bool = False
     #: For manual syncs: resolved when the sync has been recorded, with its id.
-    reply: list[int] = field(default_factory=list, compare=False)
+    reply: SyncIds = field(default_factory=SyncIds, compare=False)
 
 
 class Mailbox:
@@ -31,17 +50,23 @@ class Mailbox:
         self._pending: list[Trigger] = []
         self._event = anyio.Event()
 
-    def post(self, trigger: Trigger) -> None:
-        if any(
-            p.reason == trigger.reason
-            and p.revision == trigger.revision
-            and p.dry_run == trigger.dry_run
-            and not trigger.reply
-            for p in self._pending
-        ):
-            return
+    def post(self, trigger: Trigger) -> Trigger:
+        """Queue ``trigger``; return the trigger that will run for it.
+
+        That is ``trigger`` itself, or an equal one already waiting that it merged into:
+        a caller waiting for the sync id (``reply``) watches the returned one.
+        """
+        for pending in self._pending:
+            if (
+                pending.reason == trigger.reason
+                and pending.revision == trigger.revision
+                and pending.dry_run == trigger.dry_run
+                and pending.confirm_prune == trigger.confirm_prune
+            ):
+                return pending
         self._pending.append(trigger)
         self._event.set()
+        return trigger
 
     def pending(self) -> bool:
         return bool(self._pending)
