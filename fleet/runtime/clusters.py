@@ -50,6 +50,7 @@ class ClusterRuntime:
         self._watch_settings = watch_settings or WatchSettings()
         self._kinds: dict[tuple[str, str], anyio.CancelScope] = {}
         self.reachability = Reachability()
+        self._back = anyio.Event()
 
     @property
     def reachable(self) -> bool | None:
@@ -67,6 +68,8 @@ class ClusterRuntime:
         if before is not reachable:
             if reachable:
                 log.info("cluster %s is reachable", self.name)
+                self._back.set()
+                self._back = anyio.Event()
             else:
                 log.warning("cluster %s is unreachable: %s", self.name, message)
             for listener in list(self.reachability.listeners):
@@ -86,8 +89,17 @@ class ClusterRuntime:
     async def _run_watch(self, scope: anyio.CancelScope, api_version: str, kind: str) -> None:
         with scope:
             await watch_kind(
-                self.client, self.cache, api_version, kind, self._watch_settings, self._report
+                self.client,
+                self.cache,
+                api_version,
+                kind,
+                self._watch_settings,
+                self._report,
+                recovered=self._reached_again,
             )
+
+    async def _reached_again(self) -> None:
+        await self._back.wait()
 
     async def wait_listed(self, kinds: Iterable[tuple[str, str]], patience: float) -> bool:
         """Wait (up to ``patience`` s) until every kind has been listed once."""

@@ -23,6 +23,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
+from fleet import __version__
 from fleet.adapters.git import Revision
 from fleet.adapters.http.server import ApiAddress, ApiError, build_app, serve
 from fleet.adapters.http.webhooks import Push, repository_key
@@ -30,12 +31,15 @@ from fleet.adapters.kube.client import ClusterClient, Limits
 from fleet.adapters.kube.connection import ClusterEndpoint
 from fleet.adapters.store import DEFAULT_FILE_NAME, AsyncHistoryStore
 from fleet.adapters.systemd import SystemdNotifier
+from fleet.adapters.telemetry.context import Telemetry
+from fleet.adapters.telemetry.metrics import AppClusterState, FleetState
 from fleet.config import Cluster, ConfigError, FleetConfig, Settings, load_fleet_config
 from fleet.engine import compare
 from fleet.engine.hooks import stamp
 from fleet.runtime.clusters import ClusterRuntime
 from fleet.runtime.desired import DesiredStateBuilder, git_timeouts
 from fleet.runtime.mailbox import Trigger
+from fleet.runtime.notifications import NotificationDispatcher
 from fleet.runtime.rollouts import RolloutCoordinator
 from fleet.runtime.sources import SourcePoller
 from fleet.runtime.worker import SyncOutcome, Worker, WorkerContext
@@ -43,6 +47,9 @@ from fleet.runtime.worker import SyncOutcome, Worker, WorkerContext
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
+
+#: How long a manual sync request waits for its syncs to start, to answer with their ids.
+MANUAL_START_WAIT = 2.0
 
 
 def endpoint_of(cluster: Cluster) -> ClusterEndpoint:
@@ -82,10 +89,18 @@ class Daemon:
         self._started = False
         self.notifier = SystemdNotifier.from_environment()
         self._secret_key = b""
+        #: Sends events to the config's notification destinations (stats for metrics).
+        self.notifications = NotificationDispatcher()
+        self.telemetry = Telemetry(version=__version__)
+        self.telemetry.metrics.watch_state(self._metric_state)
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def run(self) -> None:
+        async with self.telemetry.running(self.settings.otel):
+            await self._run()
+
+    async def _run(self) -> None:
         settings = self.settings
         self.config = load_fleet_config(self.config_path)
         state_dir = settings.state_dir
@@ -111,6 +126,8 @@ class Daemon:
             builder = DesiredStateBuilder(self.config, state_dir, timeouts=git_timeouts(settings))
             async with builder, anyio.create_task_group() as tasks:
                 self._tasks = tasks
+                self.notifications.configure(self.config)
+                await tasks.start(self.notifications.run)
                 self._rollouts = RolloutCoordinator(tasks, self._event)
                 self._ctx = WorkerContext(
                     store=store,
@@ -175,6 +192,8 @@ class Daemon:
         self._ctx.accepting = False
         with anyio.move_on_after(self.settings.shutdown_timeout.total_seconds()):
             await self._ctx.wait_idle()
+        with anyio.move_on_after(5.0):  # what is still queued is logged and counted
+            await self.notifications.drain()
         self._tasks.cancel_scope.cancel()
 
     async def _retention(self) -> None:
@@ -228,6 +247,7 @@ class Daemon:
                 endpoint_of(cluster),
                 discovery_cache=discovery_dir / f"{cluster.name}.json",
                 limits=Limits(qps=settings.cluster_qps, burst=settings.cluster_burst),
+                observer=self.telemetry.observe_request,
             )
             runtime = ClusterRuntime(client, self._tasks)
             runtime.on_reachability(self._reachability)
@@ -318,6 +338,7 @@ class Daemon:
         )
         old_builder, self._ctx.builder = self._ctx.builder, builder
         await self._build(config)
+        self.notifications.configure(config)
         await old_builder.aclose()
         log.info("config reloaded: %d clusters, %d apps", len(config.clusters), len(config.apps))
         await self._event(
@@ -389,14 +410,20 @@ class Daemon:
         cluster: str | None,
         details: Mapping[str, Any],
     ) -> None:
+        self.telemetry.event(kind, app, cluster)
         if self.store is None:
             return
+        event_id: int | None = None
         try:
-            await self.store.add_event(
+            event_id = await self.store.add_event(
                 kind, message, app=app, cluster=cluster, details=dict(details)
             )
         except Exception:
             log.exception("could not record event %s", kind)
+        try:
+            self.notifications.submit(kind, message, app, cluster, details, event_id=event_id)
+        except Exception:
+            log.exception("could not queue notifications for event %s", kind)
         self._events_changed.set()
         self._events_changed = anyio.Event()
 
@@ -460,7 +487,11 @@ class Daemon:
         return [r.as_json() for r in records]
 
     async def wait_for_events(self, since: int) -> None:
-        await self._events_changed.wait()
+        changed = self._events_changed
+        assert self.store is not None
+        if await self.store.last_event_id() > since:
+            return  # recorded between the caller's query and now
+        await changed.wait()
 
     async def trigger_sync(
         self,
@@ -496,12 +527,21 @@ class Daemon:
                     cluster,
                     {"revision": resolved.sha},
                 )
-        triggers = []
+        posted = []
         for worker in workers:
             trigger = Trigger("manual", dry_run=dry_run, confirm_prune=confirm_prune)
-            worker.mailbox.post(trigger)
-            triggers.append({"cluster": worker.cluster.name})
-        return {"app": app, "queued": triggers}
+            posted.append((worker.cluster.name, worker.mailbox.post(trigger)))
+        # Answer with each sync's id once it has started, so that a client can follow
+        # it; a sync still waiting for its worker or a sync slot is answered without
+        # one (the client finds it in history later).
+        with anyio.move_on_after(MANUAL_START_WAIT):
+            for _, trigger in posted:
+                await trigger.reply.wait()
+        queued = [
+            {"cluster": name, "sync_id": trigger.reply[0] if trigger.reply else None}
+            for name, trigger in posted
+        ]
+        return {"app": app, "queued": queued}
 
     def webhook_secrets(self, forge: str) -> list[bytes]:
         path = self.settings.webhook_secret_file
@@ -524,7 +564,19 @@ class Daemon:
         return {"sources": poked}
 
     def metrics(self) -> tuple[bytes, str]:
-        return b"", "text/plain; version=0.0.4"
+        return self.telemetry.metrics.exposition()
+
+    def _metric_state(self) -> FleetState:
+        """What the state gauges of /metrics show, read at scrape time."""
+        statuses = [slot.worker.status for slot in self.workers.values()]
+        slots = self._ctx.sync_slots.statistics() if self._ctx is not None else None
+        return FleetState(
+            apps=[AppClusterState(s.app, s.cluster, s.sync, s.health) for s in statuses],
+            clusters={name: runtime.reachable for name, runtime in self.clusters.items()},
+            reconciles_queued=sum(1 for s in self.workers.values() if s.worker.mailbox.pending()),
+            syncs_waiting=slots.tasks_waiting if slots is not None else 0,
+            syncs_running=self._ctx.running if self._ctx is not None else 0,
+        )
 
 
 async def _diff_of(worker: Worker, key: bytes) -> JSON:

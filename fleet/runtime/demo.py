@@ -205,7 +205,14 @@ async def run_demo(
             say(f"  fleet config: {setup.config}")
             daemon = Daemon(setup.settings, setup.config)
             async with anyio.create_task_group() as tasks:
-                tasks.start_soon(daemon.run)
+
+                async def run_daemon() -> None:
+                    # Ctrl-C reaches the daemon's signal handler; when it has stopped
+                    # cleanly, the demo stops too.
+                    await daemon.run()
+                    tasks.cancel_scope.cancel()
+
+                tasks.start_soon(run_daemon)
                 converged = await _watch(daemon, say, patience)
                 if not converged:
                     say("the fleet did not converge in time; see daemon.log")

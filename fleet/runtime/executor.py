@@ -23,6 +23,7 @@ import anyio
 
 from fleet.adapters.kube.client import ClusterClient
 from fleet.adapters.kube.errors import KindNotServed, KubeError
+from fleet.adapters.telemetry import context as telemetry
 from fleet.engine import (
     Action,
     ActionResult,
@@ -108,6 +109,7 @@ class SyncExecutor:
         self._max_wait_slice = max_wait_slice
         self._extra_live: dict[ObjectRef, dict[str, Any]] = {}
         self._gone: set[ObjectRef] = set()
+        self._spans = telemetry.current().steps(job.app, job.cluster)
 
     # -- the loop --------------------------------------------------------------------
 
@@ -117,7 +119,9 @@ class SyncExecutor:
         while True:
             decision = decide(self._input(progress))
             if not isinstance(decision, Batch):
+                self._spans.end(decision)
                 return decision
+            self._spans.begin(decision)
             if decision.is_wait:
                 await self._wait(decision)
                 progress = decision.record([], self.clock())
@@ -212,7 +216,7 @@ class SyncExecutor:
         async def run_one(action: Action) -> None:
             async with self._writes:
                 started = anyio.current_time()
-                result, row = await self._execute(action)
+                result, row = await self._spans.write(action, self._execute)
                 if result is not None:
                     results.append(result)
                 if row is not None:
@@ -305,7 +309,7 @@ class SyncExecutor:
         await self.client.delete(
             api_version, action.ref, uid=action.uid or None, propagation=action.propagation
         )
-        return action.succeeded(), ResourceRow(action.ref, "pruned", "", action.wave)
+        return action.succeeded(), ResourceRow(action.ref, "pruned", "Sync", action.wave)
 
     async def _create_hook(self, action: CreateHook) -> tuple[ActionResult, ResourceRow]:
         result = await self.client.create(action.body)
@@ -318,7 +322,7 @@ class SyncExecutor:
         api_version = _api_version(live, None) or _guess_api_version(action.ref)
         await self.client.delete(api_version, action.ref, uid=action.uid or None)
         return action.succeeded(), ResourceRow(
-            action.ref, "deleted", "", None, message=action.reason
+            action.ref, "deleted", _hook_phase(live), None, message=action.reason
         )
 
     async def _release(self, ref: ObjectRef) -> None:
@@ -379,9 +383,19 @@ def _verb(action: Action) -> str:
 
 
 def _step(action: Action) -> tuple[str, int | None]:
+    """The phase and wave history files an action under (history needs a phase)."""
     phase = getattr(action, "phase", "")
     wave = getattr(action, "wave", None)
-    return str(phase or ""), wave
+    if not phase:
+        phase = "Sync" if isinstance(action, Prune) else "Cleanup"
+    return str(phase), wave
+
+
+def _hook_phase(live: Obj | None) -> str:
+    """The phase a hook object was created for (its hook-source annotation), or Cleanup."""
+    annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
+    _, _, phase = str(annotations.get(names.HOOK_SOURCE) or "").rpartition("@")
+    return phase or "Cleanup"
 
 
 def _api_version(live: Obj | None, body: Obj | None) -> str:

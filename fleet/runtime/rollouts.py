@@ -22,6 +22,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from fleet.adapters.git import Revision
+from fleet.adapters.telemetry import context as telemetry
 from fleet.engine.rollout import (
     ClusterProgress,
     ClusterRollout,
@@ -108,6 +109,7 @@ class RolloutCoordinator:
                 # Already there (or pinned): the worker only needs to know what to compare.
                 rollout.workers[cluster].release(revision, reason)
         log.info("app %s: rolling out %s (%s)", app, revision.short_sha, revision.summary)
+        telemetry.current().rollout_started(app, revision, reason, len(rollout.progress))
         self._step(rollout)
 
     def report(self, outcome: SyncOutcome) -> None:
@@ -124,6 +126,10 @@ class RolloutCoordinator:
         assert rollout.revision is not None
         decision = plan_rollout(rollout.plan, rollout.progress, self._clock())
         rollout.status, rollout.message = decision.status, decision.reason
+        if decision.status in (RolloutStatus.COMPLETE, RolloutStatus.HALTED):
+            telemetry.current().rollout_ended(
+                rollout.app, rollout.revision.sha, str(decision.status), decision.reason
+            )
         for cluster in decision.start:
             rollout.progress[cluster] = ClusterProgress(ClusterRollout.SYNCING)
             rollout.workers[cluster].release(rollout.revision, rollout.reason)

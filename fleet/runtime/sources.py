@@ -13,6 +13,8 @@ from collections.abc import Callable
 import anyio
 
 from fleet.adapters.git import GitError, Revision, UntrustedCommit, redact_url
+from fleet.adapters.telemetry import context as telemetry
+from fleet.adapters.telemetry.context import FetchSpan
 from fleet.config import Source
 from fleet.runtime.desired import DesiredStateBuilder
 from fleet.runtime.worker import EventSink
@@ -59,10 +61,15 @@ class SourcePoller:
             self._poke = anyio.Event()
 
     async def fetch(self, reason: str) -> None:
+        with telemetry.current().fetch(self.source.name, self.source.url) as fetching:
+            await self._fetch(reason, fetching)
+
+    async def _fetch(self, reason: str, fetching: FetchSpan) -> None:
         try:
             revision = await self.builder.fetch(self.source)
         except GitError as error:
             message = str(error)
+            fetching.error = message
             if message != self.error:
                 self.error = message
                 kind = "untrusted_commit" if isinstance(error, UntrustedCommit) else "source_failed"
@@ -71,6 +78,7 @@ class SourcePoller:
                 )
                 await self.event(kind, message, None, None, {"source": self.source.name})
             return
+        fetching.found(revision)
         if self.error is not None:
             log.info("source %s fetches again", self.source.name)
         self.error = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import anyio
@@ -35,6 +35,8 @@ class WatchSettings:
 
 #: Called with (cluster, error) when a kind cannot be listed; None when it recovers.
 HealthReporter = Callable[[str, KubeError | None], None]
+#: Returns when the cluster has been reached again (by any watch): a back-off ends early.
+Recovery = Callable[[], Awaitable[None]]
 
 
 async def watch_kind(
@@ -45,6 +47,7 @@ async def watch_kind(
     settings: WatchSettings,
     report: HealthReporter | None = None,
     rng: random.Random | None = None,
+    recovered: Recovery | None = None,
 ) -> None:
     """Run until cancelled, keeping ``kind``'s managed objects in ``cache``."""
     group, _ = split_api_version(api_version)
@@ -90,4 +93,10 @@ async def watch_kind(
             if report is not None:
                 report(client.name, error)
             delay = min(settings.backoff_max, settings.backoff_initial * 2 ** (failures - 1))
-            await anyio.sleep(delay * (0.5 + rng.random()))
+            with anyio.move_on_after(delay * (0.5 + rng.random())):
+                if recovered is not None and error.unreachable:
+                    # Another kind's watch reached the cluster: list again now, so a
+                    # cluster that comes back is current within a second, not a back-off.
+                    await recovered()
+                else:
+                    await anyio.sleep_forever()

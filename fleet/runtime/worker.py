@@ -33,6 +33,8 @@ import anyio
 from fleet.adapters.git import GitError, Revision
 from fleet.adapters.kube.errors import KindNotServed, KubeError
 from fleet.adapters.store import AsyncHistoryStore, ResourceResult
+from fleet.adapters.telemetry import context as telemetry
+from fleet.adapters.telemetry.syncspans import SyncTrace
 from fleet.config import App, Cluster, FleetConfig, sync_options
 from fleet.engine import (
     Failed,
@@ -50,6 +52,7 @@ from fleet.engine import (
 from fleet.engine.decisions import Running
 from fleet.engine.drift import live_mismatch
 from fleet.engine.hooks import stamp
+from fleet.engine.prune import candidate as prune_candidate
 from fleet.model.manifests import Manifest
 from fleet.model.refs import ObjectRef
 from fleet.runtime.clusters import ClusterRuntime
@@ -139,13 +142,16 @@ class Worker:
         self.target: Revision | None = None
         self._attempted: str | None = None
         self._heals = 0
+        self._heal_needed = False
         self._last_heal_at = 0.0
         self._drift_reported: str | None = None
+        self._degraded_reported = False
         self._confirmed: dict[tuple[ObjectRef, str, str], bool] = {}
         self._desired_key: tuple[str, str] | None = None
         self._desired: list[Manifest] = []
         self._render_error: str | None = None
         self._rng = random.Random()
+        self._trace: SyncTrace | None = None
         self.unsubscribe = runtime.cache.subscribe(self._on_change)
 
     @property
@@ -198,12 +204,15 @@ class Worker:
         key = (revision.sha, revision.tree)
         if self._desired_key == key:
             return
-        try:
-            state = await self.ctx.builder.render(self.app, self.cluster, revision)
-        except DesiredStateError as error:
-            self._desired, self._render_error = [], str(error)
-        else:
-            self._desired, self._render_error = list(state.manifests), None
+        with telemetry.current().render(self.app.name, self.cluster.name, revision) as rendering:
+            try:
+                state = await self.ctx.builder.render(self.app, self.cluster, revision)
+            except DesiredStateError as error:
+                self._desired, self._render_error = [], str(error)
+                rendering.error = str(error)
+            else:
+                self._desired, self._render_error = list(state.manifests), None
+                rendering.cache_hit = state.cache_hit
         self._desired_key = key
 
     def _tracked(self) -> list[Manifest]:
@@ -256,10 +265,20 @@ class Worker:
                 continue
             out_of_sync.append(str(manifest.ref))
         desired_refs = {m.ref for m in tracked}
-        extraneous = [
-            str(ref) for ref in sorted(inventory - desired_refs) if cache.get(ref) is not None
-        ]
-        out_of_sync += [f"{ref} (to prune)" for ref in extraneous]
+        # A sync can fix a desired object, and a stale one it would prune; it cannot fix
+        # a stale one it must keep (pruning off, Prune=confirm): that one shows, but
+        # self-heal must not sync again and again for it. One kept on purpose by its
+        # prune annotation, or not ours (a copied label), is no difference from Git.
+        self._heal_needed = bool(out_of_sync)
+        for ref in sorted(inventory - desired_refs):
+            live = cache.get(ref)
+            if live is None:
+                continue
+            stale = prune_candidate(self.app.name, ref, live, options)
+            if not stale.owned or (stale.settings is not None and stale.settings.prune == "no"):
+                continue
+            out_of_sync.append(f"{ref} (to prune)")
+            self._heal_needed = self._heal_needed or stale.prune
         health = app_health(((m.ref, cache.get(m.ref)) for m in tracked), options.health_rules)
         return out_of_sync, ("OutOfSync" if out_of_sync else "Synced"), str(health.status)
 
@@ -303,7 +322,10 @@ class Worker:
         inventory = await self._inventory()
         kinds = self._kinds(inventory)
         self.runtime.ensure_kinds(kinds)
-        listed = await self.runtime.wait_listed(kinds, patience=15.0)
+        # A cluster known to be down will not list its kinds in 15 s either: go on (a
+        # new revision's sync is tried and recorded), and come back when it is up.
+        patience = 1.0 if self.runtime.reachable is False else 15.0
+        listed = await self.runtime.wait_listed(kinds, patience=patience)
         self.status.reachable = self.runtime.reachable
         manual = [t for t in triggers if t.reason == "manual"]
         if self._render_error is not None:
@@ -317,6 +339,7 @@ class Worker:
             return
         out_of_sync, sync_status, health = await self.compare(inventory)
         self._set_compared(revision, out_of_sync, sync_status, health)
+        await self._note_health(revision, health)
         if manual:
             for trigger in manual:
                 await self._sync(revision, trigger, inventory)
@@ -333,7 +356,13 @@ class Worker:
                 await self._sync(revision, _first_reason(triggers), inventory)
             return
         if sync_status == "OutOfSync":
-            if self.app.sync_policy.self_heal:
+            # Heal only towards a revision that synced: healing applies no hooks, so
+            # healing a revision whose sync failed would skip the hook that failed it.
+            if (
+                self.app.sync_policy.self_heal
+                and revision.sha == self.status.revision
+                and self._heal_needed
+            ):
                 await self._self_heal(revision, out_of_sync, inventory)
             else:
                 await self._note_drift(revision, out_of_sync, triggers)
@@ -366,6 +395,26 @@ class Worker:
         elif out_of_sync:
             more = f" and {len(out_of_sync) - 3} more" if len(out_of_sync) > 3 else ""
             self.status.message = "out of sync: " + ", ".join(out_of_sync[:3]) + more
+
+    async def _note_health(self, revision: Revision, health: str) -> None:
+        """Record the app turning Degraded: once per transition, not on every compare."""
+        if health != "Degraded":
+            self._degraded_reported = False
+            return
+        if self._degraded_reported:
+            return
+        self._degraded_reported = True
+        cache = self.runtime.cache
+        worst = app_health(
+            ((m.ref, cache.get(m.ref)) for m in self._tracked()), self._options().health_rules
+        )
+        await self.ctx.event(
+            "health_degraded",
+            f"health is Degraded: {worst.message}"[:2000],
+            self.app.name,
+            self.cluster.name,
+            _about(revision),
+        )
 
     async def _note_drift(
         self, revision: Revision, out_of_sync: list[str], triggers: Sequence[Trigger]
@@ -401,7 +450,7 @@ class Worker:
             await anyio.sleep(wait)
             out_of_sync, sync_status, health = await self.compare(inventory)
             self._set_compared(revision, out_of_sync, sync_status, health)
-            if sync_status == "Synced":
+            if sync_status == "Synced" or not self._heal_needed:
                 return
         self._heals += 1
         self._last_heal_at = self.ctx.clock()
@@ -423,9 +472,18 @@ class Worker:
             return
         self._attempted = revision.sha
         store = self.ctx.store
+        reason = _first_reason(triggers).reason
+        trace_id = self._start_trace(revision, reason).trace_id
         sync_id = await store.start_sync(
-            self.app.name, self.cluster.name, revision.sha, _first_reason(triggers).reason
+            self.app.name,
+            self.cluster.name,
+            revision.sha,
+            reason,
+            trace_id=trace_id,
+            dry_run=any(t.dry_run for t in triggers),
         )
+        for trigger in triggers:
+            trigger.reply.append(sync_id)
         record = await store.finish_sync(sync_id, "Failed", f"RenderFailed: {message}")
         self._remember(record.id, record.result, record.finished_at)
         await self.ctx.event(
@@ -442,8 +500,10 @@ class Worker:
     async def _record_noop(self, revision: Revision, trigger: Trigger) -> None:
         store = self.ctx.store
         self._attempted = revision.sha
+        reason = _first_reason([trigger]).reason
+        trace_id = self._start_trace(revision, reason).trace_id
         sync_id = await store.start_sync(
-            self.app.name, self.cluster.name, revision.sha, _first_reason([trigger]).reason
+            self.app.name, self.cluster.name, revision.sha, reason, trace_id=trace_id
         )
         record = await store.finish_sync(
             sync_id, "Succeeded", "nothing to apply: the cluster already matches this revision"
@@ -458,6 +518,24 @@ class Worker:
         self.status.last_sync_id = sync_id
         self.status.last_result = result
         self.status.last_finished_at = finished_at
+        trace, self._trace = self._trace, None
+        if trace is not None:
+            trace.recorded(sync_id)
+            trace.finish(result, self.status.message if result == "Failed" else "")
+
+    def _start_trace(self, revision: Revision, trigger: str, dry_run: bool = False) -> SyncTrace:
+        """The sync's span (ended by ``_remember``); its trace id goes to history."""
+        if self._trace is not None:
+            self._trace.finish("Interrupted")
+        self._trace = telemetry.current().sync(
+            self.app.name,
+            self.cluster.name,
+            revision,
+            trigger,
+            dry_run=dry_run,
+            repository=self.config.source_of(self.app).url,
+        )
+        return self._trace
 
     async def _sync(
         self,
@@ -484,12 +562,14 @@ class Worker:
     ) -> None:
         store = self.ctx.store
         self._attempted = revision.sha
+        trace = self._start_trace(revision, trigger.reason, trigger.dry_run)
         sync_id = await store.start_sync(
             self.app.name,
             self.cluster.name,
             revision.sha,
             trigger.reason,
             dry_run=trigger.dry_run,
+            trace_id=trace.trace_id,
         )
         trigger.reply.append(sync_id)
         self.status.operation, self.status.step = "Syncing", ""
@@ -511,19 +591,35 @@ class Worker:
             job, self.runtime.client, self.runtime.cache, journal, clock=self.ctx.clock
         )
         verdict: Verdict | None = None
+        crash: Exception | None = None
         try:
-            verdict = await executor.run(progress)
+            with trace.active():
+                verdict = await executor.run(progress)
+        except Exception as error:
+            crash = error
+            raise
         finally:
             with anyio.CancelScope(shield=True):
-                await self._finish(sync_id, revision, verdict, journal)
+                await self._finish(sync_id, revision, verdict, journal, crash)
 
     async def _finish(
-        self, sync_id: int, revision: Revision, verdict: Verdict | None, journal: _Journal
+        self,
+        sync_id: int,
+        revision: Revision,
+        verdict: Verdict | None,
+        journal: _Journal,
+        crash: Exception | None = None,
     ) -> None:
         store = self.ctx.store
         self.status.operation, self.status.step = "", ""
         if verdict is None:
-            record = await store.finish_sync(sync_id, "Interrupted", "the daemon stopped")
+            # No verdict: the daemon is stopping (cancelled), or a bug broke the sync.
+            result, message = (
+                ("Failed", f"internal error: {type(crash).__name__}: {crash}")
+                if crash is not None
+                else ("Interrupted", "the daemon stopped")
+            )
+            record = await store.finish_sync(sync_id, result, message)
             self._remember(record.id, record.result, record.finished_at)
             return
         if journal.applied_at is not None:
@@ -541,7 +637,17 @@ class Worker:
             self.status.revision = revision.sha
             self.status.sync, self.status.health, self.status.message = "Synced", "Healthy", ""
             self._drift_reported = None
+            self._degraded_reported = False
+            await self.ctx.event(
+                "sync_succeeded",
+                message or "synced and healthy",
+                self.app.name,
+                self.cluster.name,
+                {**_about(revision), "sync_id": sync_id},
+            )
         else:
+            # The failed objects' rows first: a finished sync is never written again.
+            await self._record_failed_objects(sync_id, verdict)
             record = await store.finish_sync(sync_id, "Failed", verdict.message)
             self.status.message = verdict.message
             await self._record_failure(sync_id, revision, verdict)
@@ -560,10 +666,10 @@ class Worker:
             )
         )
 
-    async def _record_failure(self, sync_id: int, revision: Revision, verdict: Failed) -> None:
+    async def _record_failed_objects(self, sync_id: int, verdict: Failed) -> None:
         rows = [
             ResourceResult(
-                phase=f.phase or "",
+                phase=f.phase or "Sync",
                 wave=f.wave or 0,
                 group=f.ref.group,
                 kind=f.ref.kind,
@@ -578,6 +684,8 @@ class Worker:
         ]
         if rows:
             await self.ctx.store.record_results(sync_id, rows)
+
+    async def _record_failure(self, sync_id: int, revision: Revision, verdict: Failed) -> None:
         refused = [f for f in verdict.failures if f.reason == "PruneRefused"]
         if refused:
             await self.ctx.event(

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import anyio
 from aiohttp import web
+from aiohttp.client_exceptions import ClientConnectionResetError
 
 from fleet.adapters.http.webhooks import Push, WebhookRejected, parse_push, verify
 
@@ -182,8 +183,11 @@ def build_app(api: DaemonApi, token_file: Path | None) -> web.Application:
             return _json(await api.events(since, app, cluster, limit))
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
-        async for event in _follow(api, since, app, cluster):
-            await response.write(json.dumps(event, default=str).encode() + b"\n")
+        try:
+            async for event in _follow(api, since, app, cluster):
+                await response.write(json.dumps(event, default=str).encode() + b"\n")
+        except (ConnectionResetError, ClientConnectionResetError):
+            pass  # the follower went away: nothing to report
         return response
 
     async def trigger(request: web.Request) -> web.Response:
@@ -279,7 +283,8 @@ def _opt_str(body: Mapping[str, Any], key: str) -> str | None:
 
 async def serve(app: web.Application, address: ApiAddress) -> web.AppRunner:
     """Start serving; the caller cleans the runner up."""
-    runner = web.AppRunner(app, handle_signals=False, access_log=None)
+    # Open follow streams must not hold a stopping daemon for aiohttp's default 60 s.
+    runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site: web.BaseSite
     if address.unix_path is not None:

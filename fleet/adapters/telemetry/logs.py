@@ -14,6 +14,8 @@ import sys
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from opentelemetry import trace
+
 from fleet.adapters.store.redaction import redact
 
 #: Added to every record by ``ContextFilter`` (trace ids, when tracing is on).
@@ -32,6 +34,20 @@ class RedactingFilter(logging.Filter):
             record.exc_text = None
         record.msg = redact(message)
         record.args = ()
+        return True
+
+
+class ContextFilter(logging.Filter):
+    """Adds ``trace_id`` and ``span_id`` of the current span, so a line leads to its trace.
+
+    Only inside a recording span (tracing on): with no exporter there is no trace to find.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            record.trace_id = trace.format_trace_id(context.trace_id)
+            record.span_id = trace.format_span_id(context.span_id)
         return True
 
 
@@ -61,6 +77,9 @@ class HumanFormatter(logging.Formatter):
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict) and fields:
             line += " " + " ".join(f"{k}={_safe(v)}" for k, v in fields.items())
+        trace_id = getattr(record, "trace_id", None)
+        if trace_id:
+            line += f" trace_id={trace_id} span_id={getattr(record, 'span_id', '')}"
         return line
 
 
@@ -77,6 +96,7 @@ def configure_logging(
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
     handler.addFilter(RedactingFilter())
+    handler.addFilter(ContextFilter())
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

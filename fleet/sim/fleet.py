@@ -1,0 +1,136 @@
+"""A simulated fleet: many clusters in one process, one event loop, one CA.
+
+``SimFleet.start(directory, ...)`` is the async context manager tests, the demo and the
+benchmarks use; ``fleet sim up`` wraps it. It writes into ``directory``:
+
+* ``ca.crt`` (and the shared serving certificate and key),
+* ``kubeconfig`` with one context per cluster, named after it,
+* ``<name>.kubeconfig`` per cluster,
+* ``admin.json``, the URL and token of the fault-switching admin endpoint.
+
+With ``controllers=True`` the status controllers of :mod:`fleet.sim.controllers` run
+against every cluster as API clients, as they would against a real API server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from fleet.sim import certs, kubeconfig
+from fleet.sim.admin import AdminServer
+from fleet.sim.server import SimCluster
+
+#: The User-Agent of the status controllers' requests.
+CONTROLLERS_USER_AGENT = "fleet-sim-controllers/1"
+
+
+def _absolute(directory: Path) -> Path:
+    return Path(directory).absolute()
+
+
+def default_names(count: int) -> list[str]:
+    return [f"sim-{i}" for i in range(1, count + 1)]
+
+
+@dataclass(slots=True)
+class SimFleet:
+    directory: Path
+    clusters: dict[str, SimCluster]
+    kubeconfig_path: Path
+    admin_url: str = ""
+    admin_token: str = ""
+    _api_clients: list[Any] = field(default_factory=list)
+
+    def __getitem__(self, name: str) -> SimCluster:
+        return self.clusters[name]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.clusters)
+
+    async def api_client(self, name: str) -> Any:
+        """A kubernetes_asyncio ApiClient for one cluster (caller closes it)."""
+        from kubernetes_asyncio import config
+
+        return await config.new_client_from_config(
+            config_file=str(self.kubeconfig_path), context=name, persist_config=False
+        )
+
+    @classmethod
+    @asynccontextmanager
+    async def start(
+        cls,
+        directory: Path,
+        names: Sequence[str] | None = None,
+        count: int = 3,
+        labels: Mapping[str, Mapping[str, str]] | None = None,
+        latency: float = 0.0,
+        controllers: bool = True,
+        ready_delay: float = 1.0,
+        watch_window: int = 1000,
+        bookmark_interval: float = 60.0,
+    ) -> AsyncIterator[SimFleet]:
+        """Start the clusters, write the kubeconfigs, yield; stop everything on exit."""
+        directory = _absolute(directory)
+        names = list(names) if names else default_names(count)
+        if len(set(names)) != len(names):
+            raise ValueError(f"cluster names must be unique: {names}")
+        labels = labels or {}
+        unknown = set(labels) - set(names)
+        if unknown:
+            raise ValueError(f"labels given for unknown clusters: {', '.join(sorted(unknown))}")
+        tls = certs.generate(directory)
+        ssl_context = tls.server_context()
+        clusters = {
+            name: SimCluster(name, labels.get(name), latency, watch_window, bookmark_interval)
+            for name in names
+        }
+        async with AsyncExitStack() as stack:
+            for cluster in clusters.values():
+                stack.push_async_callback(cluster.stop)
+                await cluster.start(ssl_context)
+            credentials = []
+            for cluster in clusters.values():
+                cluster.ca_file = tls.ca_file
+                creds = kubeconfig.Credentials(
+                    cluster.name, cluster.url, cluster.token, tls.ca_file
+                )
+                credentials.append(creds)
+                cluster.kubeconfig_path = kubeconfig.write(
+                    directory / f"{cluster.name}.kubeconfig", [creds]
+                )
+            fleet_path = kubeconfig.write(directory / "kubeconfig", credentials)
+            admin = AdminServer(clusters)
+            stack.push_async_callback(admin.stop)
+            await admin.start(directory)
+            fleet = cls(directory, clusters, fleet_path, admin.url, admin.token)
+            if controllers:
+                await stack.enter_async_context(fleet._controllers(ready_delay))
+            yield fleet
+
+    @asynccontextmanager
+    async def _controllers(self, ready_delay: float) -> AsyncIterator[None]:
+        from fleet.sim.controllers import run_controllers
+
+        clients = [await self.api_client(name) for name in self.clusters]
+        for api_client in clients:
+            # Told apart from other clients in the request counters (fleet.sim.counters).
+            api_client.user_agent = CONTROLLERS_USER_AGENT
+        try:
+            async with anyio.create_task_group() as group:
+                for api_client in clients:
+                    await group.start(partial(run_controllers, api_client, ready_delay=ready_delay))
+                try:
+                    yield
+                finally:
+                    group.cancel_scope.cancel()
+        finally:
+            for api_client in clients:
+                await api_client.close()

@@ -1,0 +1,136 @@
+"""Watch streams over the store, without HTTP: initial state, resume, selectors, 410."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import anyio
+import pytest
+
+from fleet.sim.selectors import NO_FIELDS, parse_label_selector
+from fleet.sim.store import Entry, Store
+from fleet.sim.watch import WatchRequest, stream
+
+pytestmark = pytest.mark.anyio
+CM = ("", "configmaps")
+
+
+def cm(name: str, **labels: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "ns", "labels": labels},
+    }
+
+
+def render(entry: Entry) -> bytes:
+    return entry.data
+
+
+def bookmark(rv: int, annotations: dict[str, str] | None) -> bytes:
+    meta: dict[str, Any] = {"resourceVersion": str(rv)}
+    if annotations:
+        meta["annotations"] = annotations
+    return json.dumps({"kind": "ConfigMap", "metadata": meta}).encode()
+
+
+async def collect(
+    store: Store, request: WatchRequest, count: int, during: Any = None
+) -> list[tuple[str, str]]:
+    events: list[tuple[str, str]] = []
+    with anyio.fail_after(5):
+        async for line in stream(store, request, render, bookmark):
+            event = json.loads(line)
+            meta = event["object"].get("metadata", {})
+            events.append(
+                (
+                    event["type"],
+                    meta.get("name")
+                    or meta.get("resourceVersion")
+                    or event["object"].get("reason"),
+                )
+            )
+            if len(events) == count:
+                break
+            if during is not None and len(events) == 1:
+                during()
+    return events
+
+
+def request(since: int | None, selector: str = "", **kwargs: Any) -> WatchRequest:
+    return WatchRequest(CM, "ns", parse_label_selector(selector), NO_FIELDS, since, **kwargs)
+
+
+async def test_without_resource_version_the_current_state_comes_first() -> None:
+    store = Store()
+    store.put(CM, cm("a"))
+    store.put(CM, cm("b"))
+    events = await collect(store, request(None), 3, during=lambda: store.put(CM, cm("c")))
+    assert events == [("ADDED", "a"), ("ADDED", "b"), ("ADDED", "c")]
+
+
+async def test_resume_replays_only_later_events() -> None:
+    store = Store()
+    store.put(CM, cm("a"))
+    rv = store.rv
+    store.put(CM, cm("a", changed="yes"))
+    store.remove(CM, "ns", "a")
+    assert await collect(store, request(rv), 2) == [("MODIFIED", "a"), ("DELETED", "a")]
+
+
+async def test_resume_from_a_compacted_version_is_an_expired_error_event() -> None:
+    store = Store(window=2)
+    first = store.rv
+    for i in range(4):
+        store.put(CM, cm(f"x{i}"))
+    line = [line async for line in stream(store, request(first), render, bookmark)]
+    assert len(line) == 1
+    event = json.loads(line[0])
+    assert event["type"] == "ERROR"
+    assert event["object"]["code"] == 410
+    assert event["object"]["reason"] == "Expired"
+
+
+async def test_label_selector_turns_transitions_into_added_and_deleted() -> None:
+    store = Store()
+    rv = store.rv
+    store.put(CM, cm("a", app="web"))  # ADDED (matches)
+    store.put(CM, cm("a", app="db"))  # leaves the selector -> DELETED
+    store.put(CM, cm("a", app="web"))  # enters again -> ADDED
+    store.put(CM, cm("b", app="db"))  # never matches
+    events = await collect(store, request(rv, "app=web"), 3)
+    assert events == [("ADDED", "a"), ("DELETED", "a"), ("ADDED", "a")]
+
+
+async def test_bookmarks_arrive_when_asked_for() -> None:
+    store = Store()
+    store.put(CM, cm("a"))
+    rv = str(store.rv)
+    events = await collect(store, request(store.rv, bookmarks=True, bookmark_interval=0.05), 1)
+    assert events == [("BOOKMARK", rv)]
+
+
+async def test_initial_events_end_with_an_annotated_bookmark() -> None:
+    store = Store()
+    store.put(CM, cm("a"))
+    lines = []
+    with anyio.fail_after(5):
+        async for line in stream(
+            store, request(None, send_initial_events=True, bookmarks=True), render, bookmark
+        ):
+            lines.append(json.loads(line))
+            if len(lines) == 2:
+                break
+    assert lines[0]["type"] == "ADDED"
+    assert lines[1]["type"] == "BOOKMARK"
+    assert lines[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+async def test_timeout_ends_the_stream() -> None:
+    store = Store()
+    with anyio.fail_after(5):
+        lines = [
+            line async for line in stream(store, request(store.rv, timeout=0.05), render, bookmark)
+        ]
+    assert lines == []
