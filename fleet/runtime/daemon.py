@@ -10,6 +10,7 @@ old config when the new one is invalid.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import secrets
@@ -103,6 +104,8 @@ class Daemon:
     async def _run(self) -> None:
         settings = self.settings
         self.config = load_fleet_config(self.config_path)
+        # Everything loaded so far lives as long as the daemon: keep the collector off it.
+        gc.freeze()
         state_dir = settings.state_dir
         state_dir.mkdir(parents=True, exist_ok=True)
         self._secret_key = _secret_digest_key(state_dir)
@@ -110,18 +113,12 @@ class Daemon:
             self.store = store
             interrupted = await store.interrupted_at_startup()
             for record in interrupted:
+                # The store recorded a sync_interrupted event for each of them.
                 log.warning(
                     "sync %s of %s on %s was interrupted; it will run again",
                     record.id,
                     record.app,
                     record.cluster,
-                )
-                await store.add_event(
-                    "sync_interrupted",
-                    "the daemon stopped during this sync; running it again",
-                    app=record.app,
-                    cluster=record.cluster,
-                    sync_id=record.id,
                 )
             builder = DesiredStateBuilder(self.config, state_dir, timeouts=git_timeouts(settings))
             async with builder, anyio.create_task_group() as tasks:
@@ -146,7 +143,9 @@ class Daemon:
                     for record in interrupted:
                         slot = self.workers.get((record.app, record.cluster))
                         if slot is not None:
-                            slot.worker.mailbox.post(Trigger("startup", revision=record.revision))
+                            slot.worker.mailbox.post(
+                                Trigger("startup", revision=record.revision, resumed_from=record.id)
+                            )
                     tasks.start_soon(self._signals)
                     tasks.start_soon(self._retention)
                     if self.notifier.watchdog_interval is not None:

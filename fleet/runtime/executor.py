@@ -81,6 +81,9 @@ class SyncJob:
     inventory: frozenset[ObjectRef]
     options: SyncOptions
     render_error: str | None = None
+    #: The app is being deleted from the cluster: PreDelete hooks, owned objects in
+    #: reverse wave order, PostDelete hooks (fleet.engine deletion mode).
+    deleting: bool = False
 
 
 Clock = Callable[[], float]
@@ -141,6 +144,7 @@ class SyncExecutor:
             progress=progress,
             now=self.clock(),
             render_error=self.job.render_error,
+            deleting=self.job.deleting,
         )
 
     def _live(self) -> dict[ObjectRef, Obj]:
@@ -309,6 +313,7 @@ class SyncExecutor:
         await self.client.delete(
             api_version, action.ref, uid=action.uid or None, propagation=action.propagation
         )
+        self._forget_copy(action.ref)
         return action.succeeded(), ResourceRow(action.ref, "pruned", "Sync", action.wave)
 
     async def _create_hook(self, action: CreateHook) -> tuple[ActionResult, ResourceRow]:
@@ -321,6 +326,7 @@ class SyncExecutor:
         await self._release(action.ref)
         api_version = _api_version(live, None) or _guess_api_version(action.ref)
         await self.client.delete(api_version, action.ref, uid=action.uid or None)
+        self._forget_copy(action.ref)
         return action.succeeded(), ResourceRow(
             action.ref, "deleted", _hook_phase(live), None, message=action.reason
         )
@@ -357,6 +363,12 @@ class SyncExecutor:
                 raise
             self._saw(ref, result)
             return
+
+    def _forget_copy(self, ref: ObjectRef) -> None:
+        """After a delete, only the watch knows whether the object is still there (being
+        finalized) or gone: a copy kept from an earlier write would outlive it, and the
+        sync would wait for it to go forever."""
+        self._extra_live.pop(ref, None)
 
     def _saw(self, ref: ObjectRef, obj: dict[str, Any]) -> None:
         """Put a write's answer into the cache (the watch will confirm it)."""

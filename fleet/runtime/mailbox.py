@@ -43,6 +43,8 @@ class Trigger:
     confirm_prune: bool = False
     #: For manual syncs: resolved when the sync has been recorded, with its id.
     reply: SyncIds = field(default_factory=SyncIds, compare=False)
+    #: At startup: the interrupted sync (of ``revision``) this one runs again.
+    resumed_from: int | None = None
 
 
 class Mailbox:

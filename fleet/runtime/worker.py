@@ -570,6 +570,7 @@ class Worker:
             trigger.reason,
             dry_run=trigger.dry_run,
             trace_id=trace.trace_id,
+            resumed_from=trigger.resumed_from if trigger.revision == revision.sha else None,
         )
         trigger.reply.append(sync_id)
         self.status.operation, self.status.step = "Syncing", ""
@@ -720,9 +721,10 @@ class Worker:
             app=self.app.name,
             cluster=self.cluster.name,
             revision=revision,
-            desired=[],
+            desired=self._desired,
             inventory=inventory,
             options=options,
+            deleting=True,
         )
         journal = _Journal(self, sync_id)
         verdict: Verdict | None = None
@@ -782,7 +784,7 @@ class _Journal:
 
 def _first_reason(triggers: Sequence[Trigger]) -> Trigger:
     """The trigger a sync is recorded under: the most specific one."""
-    order = ("manual", "pin", "webhook", "poll", "resume", "startup", "config", "drift")
+    order = ("manual", "pin", "startup", "webhook", "poll", "resume", "config", "drift")
     ranked = sorted(triggers, key=lambda t: order.index(t.reason) if t.reason in order else 99)
     return ranked[0] if ranked else Trigger("poll")
 

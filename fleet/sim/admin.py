@@ -39,7 +39,7 @@ class AdminServer:
         self.url = ""
         self._runner: web.AppRunner | None = None
 
-    async def start(self, directory: Path) -> Path:
+    async def start(self) -> None:
         app = web.Application(middlewares=[self._auth])
         app.router.add_get("/clusters", self._list)
         app.router.add_get("/clusters/{name}/faults", self._get)
@@ -57,6 +57,9 @@ class AdminServer:
         await site.start()
         port = self._runner.addresses[0][1]
         self.url = f"http://127.0.0.1:{port}"
+
+    def write(self, directory: Path) -> Path:
+        """Write ``admin.json`` (mode 0600) with the URL and token."""
         path = directory / "admin.json"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:

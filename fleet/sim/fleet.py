@@ -6,7 +6,8 @@ benchmarks use; ``fleet sim up`` wraps it. It writes into ``directory``:
 * ``ca.crt`` (and the shared serving certificate and key),
 * ``kubeconfig`` with one context per cluster, named after it,
 * ``<name>.kubeconfig`` per cluster,
-* ``admin.json``, the URL and token of the fault-switching admin endpoint.
+* ``admin.json``, the URL and token of the fault-switching admin endpoint, written
+  last: once it exists, every cluster serves and its controllers run.
 
 With ``controllers=True`` the status controllers of :mod:`fleet.sim.controllers` run
 against every cluster as API clients, as they would against a real API server.
@@ -109,10 +110,11 @@ class SimFleet:
             fleet_path = kubeconfig.write(directory / "kubeconfig", credentials)
             admin = AdminServer(clusters)
             stack.push_async_callback(admin.stop)
-            await admin.start(directory)
+            await admin.start()
             fleet = cls(directory, clusters, fleet_path, admin.url, admin.token)
             if controllers:
                 await stack.enter_async_context(fleet._controllers(ready_delay))
+            admin.write(directory)  # last: once it exists, the fleet is ready
             yield fleet
 
     @asynccontextmanager
@@ -125,8 +127,13 @@ class SimFleet:
             api_client.user_agent = CONTROLLERS_USER_AGENT
         try:
             async with anyio.create_task_group() as group:
-                for api_client in clients:
-                    await group.start(partial(run_controllers, api_client, ready_delay=ready_delay))
+                # Started side by side: each start waits for its caches to be listed.
+                async with anyio.create_task_group() as starting:
+                    for api_client in clients:
+                        starting.start_soon(
+                            group.start,
+                            partial(run_controllers, api_client, ready_delay=ready_delay),
+                        )
                 try:
                     yield
                 finally:

@@ -38,20 +38,15 @@ def bookmark(rv: int, annotations: dict[str, str] | None) -> bytes:
 async def collect(
     store: Store, request: WatchRequest, count: int, during: Any = None
 ) -> list[tuple[str, str]]:
+    """The first ``count`` events of a stream (a chunk may hold several lines)."""
     events: list[tuple[str, str]] = []
     with anyio.fail_after(5):
-        async for line in stream(store, request, render, bookmark):
-            event = json.loads(line)
-            meta = event["object"].get("metadata", {})
-            events.append(
-                (
-                    event["type"],
-                    meta.get("name")
-                    or meta.get("resourceVersion")
-                    or event["object"].get("reason"),
-                )
-            )
-            if len(events) == count:
+        async for chunk in stream(store, request, render, bookmark):
+            for line in chunk.splitlines():
+                event = json.loads(line)
+                meta = event["object"].get("metadata", {})
+                events.append((event["type"], meta.get("name") or meta.get("resourceVersion")))
+            if len(events) >= count:
                 break
             if during is not None and len(events) == 1:
                 during()
@@ -134,3 +129,15 @@ async def test_timeout_ends_the_stream() -> None:
             line async for line in stream(store, request(store.rv, timeout=0.05), render, bookmark)
         ]
     assert lines == []
+
+
+async def test_a_burst_of_changes_arrives_complete_and_in_order() -> None:
+    store = Store()
+    store.put(CM, cm("first"))
+
+    def burst() -> None:
+        for i in range(50):
+            store.put(CM, cm(f"n{i:02}"))
+
+    events = await collect(store, request(None), 51, during=burst)
+    assert events == [("ADDED", "first")] + [("ADDED", f"n{i:02}") for i in range(50)]
