@@ -88,25 +88,38 @@ class ClusterRuntime:
 
     async def _run_watch(self, scope: anyio.CancelScope, api_version: str, kind: str) -> None:
         with scope:
-            await watch_kind(
-                self.client,
-                self.cache,
-                api_version,
-                kind,
-                self._watch_settings,
-                self._report,
-                recovered=self._reached_again,
-            )
+            while True:
+                try:
+                    await watch_kind(
+                        self.client,
+                        self.cache,
+                        api_version,
+                        kind,
+                        self._watch_settings,
+                        self._report,
+                        recovered=self._reached_again,
+                    )
+                except Exception:  # one watch's bug must not stop the daemon
+                    log.exception("cluster %s: watching %s failed; trying again", self.name, kind)
+                    await anyio.sleep(self._watch_settings.backoff_max)
 
     async def _reached_again(self) -> None:
         await self._back.wait()
 
     async def wait_listed(self, kinds: Iterable[tuple[str, str]], patience: float) -> bool:
-        """Wait (up to ``patience`` s) until every kind has been listed once."""
+        """Wait (up to ``patience`` s) until every kind has been listed once.
+
+        Gives up early once the cluster is known to be unreachable (down, or refusing
+        fleet's credentials): its workers hear from it again when it comes back.
+        """
         wanted = {(split_api_version(v)[0], k) for v, k in kinds}
-        with anyio.move_on_after(patience):
-            await self.cache.wait_listed(wanted)
-            return True
+        deadline = anyio.current_time() + patience
+        while (remaining := deadline - anyio.current_time()) > 0:
+            with anyio.move_on_after(min(remaining, 0.25)):
+                await self.cache.wait_listed(wanted)
+                return True
+            if self.reachable is False:
+                return False
         return False
 
     def stop(self) -> None:

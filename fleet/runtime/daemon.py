@@ -17,7 +17,7 @@ import secrets
 import signal
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +90,8 @@ class Daemon:
         self._started = False
         self.notifier = SystemdNotifier.from_environment()
         self._secret_key = b""
+        #: Syncs the last run left running: (app, cluster) -> (revision, sync id).
+        self._resume: dict[tuple[str, str], tuple[str, int]] = {}
         #: Sends events to the config's notification destinations (stats for metrics).
         self.notifications = NotificationDispatcher()
         self.telemetry = Telemetry(version=__version__)
@@ -139,13 +141,8 @@ class Daemon:
                     ApiAddress.parse(settings.api_address),
                 )
                 try:
+                    self._resume = {(r.app, r.cluster): (r.revision, r.id) for r in interrupted}
                     await self._build(self.config)
-                    for record in interrupted:
-                        slot = self.workers.get((record.app, record.cluster))
-                        if slot is not None:
-                            slot.worker.mailbox.post(
-                                Trigger("startup", revision=record.revision, resumed_from=record.id)
-                            )
                     tasks.start_soon(self._signals)
                     tasks.start_soon(self._retention)
                     if self.notifier.watchdog_interval is not None:
@@ -272,6 +269,12 @@ class Daemon:
                 current.scope.cancel()
                 current.worker.unsubscribe()
             worker = Worker(self._ctx, config, app, cluster, self.clusters[cluster.name])
+            resume = self._resume.pop(key, None)
+            if resume is not None:
+                # In the mailbox before anything else can be: the re-run is recorded as
+                # such, not as the poll that found the same revision.
+                revision_sha, sync_id = resume
+                worker.mailbox.post(Trigger("startup", revision=revision_sha, resumed_from=sync_id))
             if previous is not None:
                 worker.status = previous.status
                 worker.target = previous.target
@@ -575,6 +578,7 @@ class Daemon:
             reconciles_queued=sum(1 for s in self.workers.values() if s.worker.mailbox.pending()),
             syncs_waiting=slots.tasks_waiting if slots is not None else 0,
             syncs_running=self._ctx.running if self._ctx is not None else 0,
+            notifications={n: asdict(s) for n, s in self.notifications.stats.items()},
         )
 
 

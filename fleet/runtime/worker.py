@@ -322,10 +322,7 @@ class Worker:
         inventory = await self._inventory()
         kinds = self._kinds(inventory)
         self.runtime.ensure_kinds(kinds)
-        # A cluster known to be down will not list its kinds in 15 s either: go on (a
-        # new revision's sync is tried and recorded), and come back when it is up.
-        patience = 1.0 if self.runtime.reachable is False else 15.0
-        listed = await self.runtime.wait_listed(kinds, patience=patience)
+        listed = await self.runtime.wait_listed(kinds, patience=15.0)
         self.status.reachable = self.runtime.reachable
         manual = [t for t in triggers if t.reason == "manual"]
         if self._render_error is not None:

@@ -147,6 +147,8 @@ class ClusterState:
         if dropped and opts.field_validation == "Strict":
             unknown = ", ".join(f'unknown field "{path}"' for path in dropped)
             raise errors.bad_request(f"strict decoding error: {unknown}")
+        if opts.field_validation == "Warn":
+            opts.warnings.extend(f'unknown field "{path}"' for path in dropped)
 
     def _validate(self, rt: ResourceType, obj: Obj, old: Obj | None) -> None:
         problems = object_problems(rt, obj)
@@ -281,7 +283,8 @@ class ClusterState:
         apply_defaults(rt.group, rt.kind, new, self.ips)
         self._prune(rt, version, new, opts)
         self._validate(rt, new, old)
-        if meta.spec_part(new) != meta.spec_part(old):
+        status_apart = rt.status or not rt.custom
+        if meta.spec_part(new, status_apart) != meta.spec_part(old, status_apart):
             new["metadata"]["generation"] = int(old["metadata"].get("generation") or 1) + 1
         if rt.group_resource == CRD_GR:
             self._update_crd(old, new)

@@ -35,9 +35,16 @@ def metadata(obj: Obj) -> Obj:
     return meta
 
 
-def spec_part(obj: Obj) -> Obj:
-    """Everything that bumps generation: the object minus metadata and status."""
-    return {k: v for k, v in obj.items() if k not in ("metadata", "status", "apiVersion", "kind")}
+def spec_part(obj: Obj, status_apart: bool = True) -> Obj:
+    """Everything whose change bumps ``generation``: all but metadata, and but status when
+    the kind has a status subresource (without one, a custom resource's status is data
+    like any other)."""
+    skipped = (
+        ("metadata", "apiVersion", "kind", "status")
+        if status_apart
+        else ("metadata", "apiVersion", "kind")
+    )
+    return {k: v for k, v in obj.items() if k not in skipped}
 
 
 def without_volatile(obj: Obj) -> Obj:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +15,8 @@ class WriteOptions:
     force: bool = False
     #: Ignore, Warn (the server default) or Strict (what kubectl sends).
     field_validation: str = "Warn"
+    #: Filled by the write: warnings for the client (``Warning`` response headers).
+    warnings: list[str] = field(default_factory=list, compare=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,9 +80,16 @@ def decode_object(raw: bytes, content_type: str) -> dict[str, Any]:
     return body
 
 
-def respond(status: int, body: Any, content_type: str = JSON) -> web.Response:
+def respond(
+    status: int, body: Any, content_type: str = JSON, warnings: list[str] | None = None
+) -> web.Response:
+    """A JSON answer; ``warnings`` become ``Warning: 299 - "..."`` headers, as the API
+    server sends them (kubectl prints them)."""
     data = body if isinstance(body, bytes) else dumps(body)
-    return web.Response(status=status, body=data, headers={"Content-Type": content_type})
+    response = web.Response(status=status, body=data, headers={"Content-Type": content_type})
+    for warning in warnings or ():
+        response.headers.add("Warning", "299 - " + json.dumps(warning))
+    return response
 
 
 def error_response(error: errors.ApiError) -> web.Response:

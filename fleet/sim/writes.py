@@ -81,8 +81,9 @@ class Writer:
         if "create" not in rt.verbs:
             raise errors.method_not_allowed("POST")
         body = wire.decode_object(await wire.read_body(request), wire.media_type(request))
-        obj = self.cluster.create(rt, version, namespace, body, write_options(request))
-        return wire.respond(201, obj)
+        opts = write_options(request)
+        obj = self.cluster.create(rt, version, namespace, body, opts)
+        return wire.respond(201, obj, warnings=opts.warnings)
 
     async def replace(
         self,
@@ -98,7 +99,7 @@ class Writer:
         if subresource == "scale":
             return wire.respond(200, self._write_scale(rt, version, namespace, name, body, opts))
         obj = self.cluster.update(rt, version, namespace, name, body, opts, subresource)
-        return wire.respond(200, obj)
+        return wire.respond(200, obj, warnings=opts.warnings)
 
     async def patch(
         self,
@@ -125,7 +126,7 @@ class Writer:
             schema = self.cluster.schema(rt, version)
             created = patches.apply(None, patch, schema, opts, rt)
             obj = self.cluster.create(rt, version, namespace, created, opts, operation="Apply")
-            return wire.respond(201, obj)
+            return wire.respond(201, obj, warnings=opts.warnings)
         if subresource == "scale":
             scale = scale_of(rt, entry.obj())
             patched = patches.patch(patch_type, scale, patch, patches.scale_schema(), opts, None)
@@ -138,7 +139,7 @@ class Writer:
         obj = self.cluster.update(
             rt, version, namespace, name, patched, opts, subresource, operation=operation
         )
-        return wire.respond(200, obj)
+        return wire.respond(200, obj, warnings=opts.warnings)
 
     def _write_scale(
         self,

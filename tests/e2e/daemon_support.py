@@ -9,7 +9,9 @@ pushed to a bare one that a real Git server on loopback serves (``git daemon`` o
 test's own, so tests can run side by side, and against real clusters.
 
 Everything waits by polling with a deadline (:func:`eventually`); nothing sleeps longer
-than it must.
+than it must. The waiting helpers take a ``timeout`` (ruff's ASYNC109 is silenced for
+them): they poll and, on expiry, say what they waited for and what they saw last, which a
+bare ``fail_after`` cannot.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ ENVIRONMENTS = ("dev", "staging", "prod")
 REPLICAS = {"dev": 1, "staging": 2, "prod": 3}
 
 T = TypeVar("T")
+#: What the daemon logs when it catches a bug in itself (as opposed to bad input).
+INTERNAL_ERRORS = ("reconcile failed", "internal error", "failed; trying again", "Traceback")
 JSON = dict[str, Any]
 
 
@@ -58,15 +62,15 @@ class NotYet(AssertionError):
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]],
+    probe: Callable[[], Awaitable[T | None]],
     *,
-    timeout: float,
+    timeout: float,  # noqa: ASYNC109
     what: str,
     interval: float = 0.1,
     explain: Callable[[], str] | None = None,
 ) -> T:
     """Call ``probe`` until it returns something truthy; fail after ``timeout`` seconds."""
-    last: Any = None
+    last: T | None = None
     with anyio.move_on_after(timeout):
         while True:
             last = await probe()
@@ -287,6 +291,23 @@ class FleetDaemon:
                     records.append(record)
         return records
 
+    def internal_errors(self) -> list[str]:
+        """Log lines that show a bug rather than bad input: anything not logged as JSON
+        (a traceback on stderr), and errors the daemon caught from its own code."""
+        found = []
+        for line in self.log_text().splitlines():
+            if line.startswith("--- start") or not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                found.append(line)
+                continue
+            message = str(record.get("message", "")) if isinstance(record, dict) else line
+            if any(mark in message for mark in INTERNAL_ERRORS):
+                found.append(line)
+        return found
+
     def log_tail(self, lines: int = 40) -> str:
         return "daemon log (tail):\n" + "\n".join(self.log_text().splitlines()[-lines:])
 
@@ -319,11 +340,11 @@ class FleetDaemon:
         if wait_ready:
             await self.wait_ready()
 
-    async def wait_ready(self, timeout: float = 30.0) -> None:
+    async def wait_ready(self, timeout: float = 30.0) -> None:  # noqa: ASYNC109
         async def ready() -> bool:
             self._check_alive()
             answer = await self.request("GET", "/readyz", expect=None)
-            return answer is not None and answer.status == 200
+            return answer.status == 200
 
         await eventually(ready, timeout=timeout, what="daemon ready", explain=self.log_tail)
 
@@ -338,14 +359,14 @@ class FleetDaemon:
         assert self.process is not None
         self.process.send_signal(signum)
 
-    async def wait_exit(self, timeout: float) -> int:
+    async def wait_exit(self, timeout: float) -> int:  # noqa: ASYNC109
         assert self.process is not None
         with anyio.fail_after(timeout):
             code = await self.process.wait()
         await self._closed()
         return code
 
-    async def stop(self, timeout: float = 15.0) -> int | None:
+    async def stop(self, timeout: float = 15.0) -> int | None:  # noqa: ASYNC109
         """SIGTERM, then SIGKILL if it does not end in time; its exit code."""
         if self.process is None:
             return None
@@ -397,7 +418,7 @@ class FleetDaemon:
         headers: Mapping[str, str] | None = None,
         expect: int | None = 200,
     ) -> ApiAnswer:
-        """One request; with ``expect`` None a refused connection gives None."""
+        """One request; with ``expect`` None, any answer (a refused connection: status 0)."""
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=30), trust_env=False
@@ -413,9 +434,9 @@ class FleetDaemon:
                 except ValueError:
                     parsed = text
                 answer = ApiAnswer(response.status, parsed)
-        except aiohttp.ClientConnectionError:
+        except aiohttp.ClientConnectionError as error:
             if expect is None:
-                return None  # type: ignore[return-value]
+                return ApiAnswer(0, str(error))
             raise
         if expect is not None and answer.status != expect:
             raise AssertionError(f"{method} {path}: expected {expect}, got {answer}")
@@ -442,7 +463,10 @@ class FleetDaemon:
             "POST",
             "/webhooks/generic",
             data=payload,
-            headers={"X-Fleet-Signature": f"sha256={signature}", "Content-Type": "application/json"},
+            headers={
+                "X-Fleet-Signature": f"sha256={signature}",
+                "Content-Type": "application/json",
+            },
             expect=None,
         )
 
@@ -473,7 +497,11 @@ class FleetDaemon:
         return result
 
     async def wait_converged(
-        self, clusters: list[str], revision: str, timeout: float = 30.0, app: str = "web"
+        self,
+        clusters: list[str],
+        revision: str,
+        timeout: float = 30.0,  # noqa: ASYNC109
+        app: str = "web",
     ) -> list[JSON]:
         """Every cluster Synced and Healthy at ``revision``; their status rows."""
 
@@ -514,7 +542,7 @@ class FleetDaemon:
         revision: str,
         *,
         result: str | None = None,
-        timeout: float = 30.0,
+        timeout: float = 30.0,  # noqa: ASYNC109
         after_id: int = 0,
         app: str = "web",
         trigger: str | None = None,
@@ -545,7 +573,11 @@ class FleetDaemon:
         return row
 
     async def wait_event(
-        self, kind: str, timeout: float = 15.0, after_id: int = 0, **match: Any
+        self,
+        kind: str,
+        timeout: float = 15.0,  # noqa: ASYNC109
+        after_id: int = 0,
+        **match: Any,
     ) -> JSON:
         async def found() -> JSON | None:
             self._check_alive()
@@ -654,6 +686,10 @@ class World:
         """A file of the app in the repository (relative to apps/web)."""
         return f"apps/web/{relative}"
 
+    def edited(self, relative: str, change: Callable[[JSON], None]) -> str:
+        """The app's file (relative to apps/web) as committed, changed by ``change``."""
+        return edit_yaml(self.source.read(self.path(relative)), change)
+
     def env_of(self, cluster: str) -> str:
         return ENVIRONMENTS[self.names.index(cluster) % len(ENVIRONMENTS)]
 
@@ -670,7 +706,8 @@ class World:
 
     async def commit(self, message: str, changes: Mapping[str, str | None]) -> str:
         return await self.source.commit(
-            message, {self.path(k) if not k.startswith("apps/") else k: v for k, v in changes.items()}
+            message,
+            {self.path(k) if not k.startswith("apps/") else k: v for k, v in changes.items()},
         )
 
 
@@ -698,6 +735,10 @@ async def world(
         seed = {**seed_app(namespace), **{scenario.path(k): v for k, v in (files or {}).items()}}
         scenario.seed_sha = await source.commit("seed: web app", seed)
         yield scenario
+        for daemon in scenario.daemons:
+            await daemon.stop()
+            errors = daemon.internal_errors()
+            assert not errors, "the daemon hit internal errors:\n" + "\n".join(errors[:20])
 
 
 def by_cluster(rows: list[JSON]) -> dict[str, list[JSON]]:
@@ -720,7 +761,7 @@ def deployment_healthy(obj: JSON | None) -> bool:
         return False
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     replicas = spec.get("replicas", 1)
-    return (
+    return bool(
         status.get("observedGeneration", 0) >= obj["metadata"].get("generation", 1)
         and status.get("updatedReplicas", 0) == replicas
         and status.get("availableReplicas", 0) == replicas

@@ -46,7 +46,11 @@ async def test_bad_requests_commits_and_configs_are_refused_and_change_nothing(
         syncs_before = await daemon.last_sync_id()
 
         # -- the API without (or with a wrong) token ----------------------------------
-        for headers in ({}, {"Authorization": "Bearer not-the-token"}, {"Authorization": daemon.token}):
+        for headers in (
+            {},
+            {"Authorization": "Bearer not-the-token"},
+            {"Authorization": daemon.token},
+        ):
             answer = await daemon.request(
                 "POST",
                 "/api/v1/apps/web/sync",
@@ -73,7 +77,11 @@ async def test_bad_requests_commits_and_configs_are_refused_and_change_nothing(
         wrong = await daemon.push_webhook(secret="not-the-secret")
         assert wrong.status == 401, wrong
         unsigned = await daemon.request(
-            "POST", "/webhooks/generic", data=b"{}", headers={"Content-Type": "application/json"}, expect=None
+            "POST",
+            "/webhooks/generic",
+            data=b"{}",
+            headers={"Content-Type": "application/json"},
+            expect=None,
         )
         assert unsigned.status == 401, unsigned
         await nothing_happens(daemon, syncs_before)
@@ -88,23 +96,28 @@ async def test_bad_requests_commits_and_configs_are_refused_and_change_nothing(
         # -- a commit with broken YAML -------------------------------------------------
         syncs_before = await daemon.last_sync_id()
         broken = await w.commit(
-            "a typo", {"base/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [oops\n"}
+            "a typo",
+            {"base/configmap.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: [oops\n"},
         )
         await daemon.push_webhook()
         for name in w.names:
             sync = await daemon.wait_sync(name, broken, result="Failed", after_id=syncs_before)
-            assert "apps/web/base/configmap.yaml" in sync["message"], sync
+            assert "configmap.yaml" in sync["message"], sync
+            assert "line 2" in sync["message"], sync
             assert (await daemon.detail(sync["id"]))["results"] == []
             status = await daemon.status_of(name)
             assert status["revision"] == v2
             assert "configmap.yaml" in status["message"], status
             kube = w.kubes[name]
             live = await kube.config_map(w.namespace, "web-config")
-            assert live is not None and live["data"]["GREETING"] == "hello v2"
+            assert live is not None
+            assert live["data"]["GREETING"] == "hello v2"
             assert await kube.deployment(w.namespace, "web") is not None
             assert await kube.service(w.namespace, "web") is not None
         failed_events = [
-            e for e in await daemon.events() if e["kind"] == "sync_failed" and e["sync_id"] is not None
+            e
+            for e in await daemon.events()
+            if e["kind"] == "sync_failed" and e["sync_id"] is not None
         ]
         assert failed_events, "no sync_failed event"
 
@@ -144,8 +157,8 @@ async def test_bad_requests_commits_and_configs_are_refused_and_change_nothing(
 def _configmap(w: World, greeting: str) -> str:
     return (
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web-config\n"
-        f"  namespace: {w.namespace}\n  annotations:\n    fleet.dev/sync-wave: \"-1\"\n"
-        f"data:\n  GREETING: \"{greeting}\"\n  LOG_LEVEL: info\n"
+        f'  namespace: {w.namespace}\n  annotations:\n    fleet.dev/sync-wave: "-1"\n'
+        f'data:\n  GREETING: "{greeting}"\n  LOG_LEVEL: info\n'
     )
 
 

@@ -14,7 +14,7 @@ import anyio
 import pytest
 
 from tests.e2e.conftest import ClusterHandle
-from tests.e2e.daemon_support import REPLICAS, World, eventually, world
+from tests.e2e.daemon_support import JSON, REPLICAS, World, eventually, world
 
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
@@ -80,11 +80,14 @@ async def test_self_heal_undoes_kubectl_scale_and_a_patch_and_records_them(
         # Healing re-applies what drifted: no hook runs again.
         assert not [r for r in results if r["action"] == "hook"], results
         drift = await daemon.wait_event("drift", after_id=events_before, cluster=target)
-        assert "Deployment" in drift["message"] and "web" in drift["message"], drift
+        assert "Deployment" in drift["message"], drift
+        assert "web" in drift["message"], drift
         assert drift["details"]["selfHeal"] is True
         # The other cluster was not touched.
         other = w.names[0]
-        assert [s["id"] for s in await daemon.history(cluster=other) if s["id"] > syncs_before] == []
+        assert [
+            s["id"] for s in await daemon.history(cluster=other) if s["id"] > syncs_before
+        ] == []
 
         # A patch of a managed field (the ConfigMap's data) is undone the same way.
         kube = w.kubes[target]
@@ -115,7 +118,7 @@ async def test_without_self_heal_drift_shows_out_of_sync_and_the_diff_says_why(
         events_before = await daemon.last_event_id()
         await w.kubes[target].scale(w.namespace, "web", want + 4)
 
-        async def out_of_sync() -> dict[str, object] | None:
+        async def out_of_sync() -> JSON | None:
             status = await daemon.status_of(target)
             return status if status["sync"] == "OutOfSync" else None
 
@@ -128,7 +131,8 @@ async def test_without_self_heal_drift_shows_out_of_sync_and_the_diff_says_why(
         assert diff["cluster"] == target
         [item] = [o for o in diff["objects"] if "Deployment" in o["object"]]
         assert "replicas" in item["text"], item
-        assert str(want + 4) in item["text"] and str(want) in item["text"], item
+        assert str(want + 4) in item["text"], item
+        assert str(want) in item["text"], item
         # The other cluster is still in sync, and its diff is empty.
         [other] = await daemon.get("/api/v1/apps/web/diff", cluster=w.names[1])
         assert other["objects"] == []

@@ -45,15 +45,25 @@ async def test_one_cluster_down_holds_up_no_other_and_catches_up(
         )
         assert unreachable["message"], unreachable
         v2 = await w.commit(
-            "greet differently", {"base/configmap.yaml": greeting(w.source.read("apps/web/base/configmap.yaml"), "hello v2")}
+            "greet differently",
+            {
+                "base/configmap.yaml": greeting(
+                    w.source.read("apps/web/base/configmap.yaml"), "hello v2"
+                )
+            },
         )
         await daemon.wait_converged(up, v2)
         for name in up:
             live = await w.kubes[name].config_map(w.namespace, "web-config")
-            assert live is not None and live["data"]["GREETING"] == "hello v2"
+            assert live is not None
+            assert live["data"]["GREETING"] == "hello v2"
 
-        failed = await daemon.wait_sync(down, v2, after_id=syncs_before, result="Failed", timeout=40)
-        assert any(word in failed["message"].lower() for word in ("unreachable", "refused", "connect")), failed
+        failed = await daemon.wait_sync(
+            down, v2, after_id=syncs_before, result="Failed", timeout=40
+        )
+        assert any(
+            word in failed["message"].lower() for word in ("unreachable", "refused", "connect")
+        ), failed
         status = await daemon.status_of(down)
         assert status["revision"] == w.seed_sha
         assert status["reachable"] is False, status
@@ -61,7 +71,8 @@ async def test_one_cluster_down_holds_up_no_other_and_catches_up(
         faults.up()
         await daemon.wait_converged(w.names, v2, timeout=40)
         live = await w.kubes[down].config_map(w.namespace, "web-config")
-        assert live is not None and live["data"]["GREETING"] == "hello v2"
+        assert live is not None
+        assert live["data"]["GREETING"] == "hello v2"
         await daemon.wait_event("cluster_reachable", after_id=unreachable["id"], cluster=down)
         ok = await daemon.wait_sync(down, v2, after_id=failed["id"], result="Succeeded")
         assert ok["id"] > failed["id"]
@@ -81,7 +92,11 @@ async def test_kill_9_during_a_sync_then_restart_runs_it_again(
 
         sha = await w.commit(
             "a slow migration",
-            {"base/migrate-job.yaml": edit_yaml(w.source.read("apps/web/base/migrate-job.yaml"), slow)},
+            {
+                "base/migrate-job.yaml": edit_yaml(
+                    w.source.read("apps/web/base/migrate-job.yaml"), slow
+                )
+            },
         )
         daemon = await w.daemon()
 
@@ -89,9 +104,13 @@ async def test_kill_9_during_a_sync_then_restart_runs_it_again(
             rows = [r for r in await daemon.history() if r["result"] == "Running"]
             return rows if len(rows) == len(w.names) else None
 
-        running_rows = await eventually(running, timeout=30, interval=0.05, what="every sync running")
+        running_rows = await eventually(
+            running, timeout=30, interval=0.05, what="every sync running"
+        )
         await eventually(
-            lambda: w.kubes[w.names[0]].job(ns, "web-migrate"), timeout=10, what="the migration started"
+            lambda: w.kubes[w.names[0]].job(ns, "web-migrate"),
+            timeout=10,
+            what="the migration started",
         )
         await daemon.kill()
 
@@ -102,7 +121,8 @@ async def test_kill_9_during_a_sync_then_restart_runs_it_again(
         assert set(interrupted) == {r["id"] for r in running_rows}, history
         for name in w.names:
             rows = sorted(
-                (r for r in history if r["cluster"] == name and r["revision"] == sha), key=lambda r: r["id"]
+                (r for r in history if r["cluster"] == name and r["revision"] == sha),
+                key=lambda r: r["id"],
             )
             assert [r["result"] for r in rows] == ["Interrupted", "Succeeded"], rows
             first, again = rows

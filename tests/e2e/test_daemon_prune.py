@@ -45,7 +45,12 @@ EXTRA = ["extra.yaml", "keep-fleet.yaml", "keep-argo.yaml"]
 def kustomization(resources: list[str]) -> str:
     lines = ["apiVersion: kustomize.config.k8s.io/v1beta1", "kind: Kustomization", "resources:"]
     lines += [f"  - {r}" for r in resources]
-    lines += ["labels:", "  - pairs:", "      app.kubernetes.io/name: web", "    includeSelectors: false"]
+    lines += [
+        "labels:",
+        "  - pairs:",
+        "      app.kubernetes.io/name: web",
+        "    includeSelectors: false",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -71,7 +76,9 @@ async def test_prune_deletes_what_left_git_and_keeps_what_must_stay(
             "extra config maps",
             {
                 "base/extra.yaml": config_map("web-extra", ns),
-                "base/keep-fleet.yaml": config_map("web-keep-fleet", ns, **{"fleet.dev/prune": "disabled"}),
+                "base/keep-fleet.yaml": config_map(
+                    "web-keep-fleet", ns, **{"fleet.dev/prune": "disabled"}
+                ),
                 "base/keep-argo.yaml": config_map(
                     "web-keep-argo", ns, **{"argocd.argoproj.io/sync-options": "Prune=false"}
                 ),
@@ -109,7 +116,8 @@ async def test_prune_deletes_what_left_git_and_keeps_what_must_stay(
             }, name
             [sync] = [s for s in await daemon.history(cluster=name) if s["revision"] == removed]
             assert sync["result"] == "Succeeded", sync
-            assert "web-keep-fleet" in sync["message"] and "web-keep-argo" in sync["message"]
+            assert "web-keep-fleet" in sync["message"]
+            assert "web-keep-argo" in sync["message"]
             results = (await daemon.detail(sync["id"]))["results"]
             pruned = {(r["kind"], r["name"]) for r in results if r["action"] == "pruned"}
             assert pruned == {("Service", "web"), ("ConfigMap", "web-extra")}, results

@@ -224,7 +224,38 @@ async def test_custom_resources_lose_undeclared_fields_or_are_refused_when_stric
     assert caught.value.status == 400
     assert 'unknown field "spec.color"' in json.loads(caught.value.body)["message"]
     assert sim.cluster.list_objects("example.com", "widgets") == []
-    created = await custom.create_namespaced_custom_object(
+    created, _, headers = await custom.create_namespaced_custom_object_with_http_info(
         "example.com", "v1", "default", "widgets", body
     )
     assert created["spec"] == {"size": 2}
+    assert headers.getall("Warning") == ['299 - "unknown field \\"spec.color\\""']
+
+
+async def test_generation_of_custom_resources_follows_the_status_subresource(sim: Sim) -> None:
+    plain = json.loads(json.dumps(CRD))
+    del plain["spec"]["versions"][0]["subresources"]
+    plain["metadata"]["name"] = "gizmos.example.com"
+    plain["spec"]["names"] = {"plural": "gizmos", "kind": "Gizmo"}
+    ext = client.ApiextensionsV1Api(sim.api)
+    await ext.create_custom_resource_definition(CRD)
+    await ext.create_custom_resource_definition(plain)
+    custom = client.CustomObjectsApi(sim.api)
+    for plural, kind, expected in [("widgets", "Widget", 1), ("gizmos", "Gizmo", 2)]:
+        body = {
+            "apiVersion": "example.com/v1",
+            "kind": kind,
+            "metadata": {"name": "x"},
+            "spec": {"a": 1},
+        }
+        await custom.create_namespaced_custom_object("example.com", "v1", "default", plural, body)
+        patched = await custom.patch_namespaced_custom_object(
+            "example.com",
+            "v1",
+            "default",
+            plural,
+            "x",
+            {"status": {"ready": True}},
+            _content_type="application/merge-patch+json",
+        )
+        assert patched["metadata"]["generation"] == expected, kind
+        assert ("status" in patched) is (expected == 2), kind

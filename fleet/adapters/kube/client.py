@@ -121,6 +121,13 @@ class ClusterClient:
             raise KubeError(self.name, 0, "Unreachable", _transport_message(error)) from None
         except kube_client.ApiException as error:
             raise from_response(self.name, error.status, error.body, error.headers) from None
+        except (TypeError, KeyError, AttributeError, ValueError) as error:
+            # kubernetes_asyncio's discovery takes an error answer (401 Unauthorized, 403)
+            # for a list of API groups and trips over it: ask plainly for the real answer.
+            await self._request("GET", "/apis")
+            raise KubeError(
+                self.name, 0, "DiscoveryFailed", f"API discovery failed: {error}"
+            ) from None
         info = ResourceInfo(api_version, kind, str(found.name), bool(found.namespaced))
         self._resources[key] = info
         return info

@@ -198,9 +198,9 @@ class Telemetry:
     def rollout_started(self, app: str, revision: Revision, reason: str, clusters: int) -> None:
         """The root of a rollout's trace: ``revision`` of ``app`` was seen."""
         current = self._rollouts.get(app)
+        if current is not None and current.sha == revision.sha:
+            return  # the same rollout, registered again after a config reload
         if current is not None and current.open:
-            if current.sha == revision.sha:
-                return  # the same rollout, registered again after a config reload
             self.rollout_ended(app, current.sha, "Superseded", f"{revision.short_sha} came")
         links = []
         attributes: Attributes = {

@@ -19,11 +19,11 @@ revision, object name or message ever becomes a label.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -60,6 +60,9 @@ class FleetState:
     #: Syncs waiting for one of the ``max_concurrent_syncs`` slots, and syncs running.
     syncs_waiting: int = 0
     syncs_running: int = 0
+    #: destination -> {sent, failed, dropped, grouped, retried}: the notification
+    #: dispatcher's counters since the daemon started.
+    notifications: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 StateSource = Callable[[], FleetState]
@@ -292,6 +295,16 @@ class _StateCollector(Collector):
             "App x cluster pairs the daemon manages.",
             value=float(len(state.apps)),
         )
+        notifications = CounterMetricFamily(
+            "fleet_notifications",
+            "Notifications per destination by outcome: sent, failed (gave up), dropped "
+            "(queue full or daemon stopping), grouped (held back as repeats), retried.",
+            labels=["destination", "outcome"],
+        )
+        for destination, counts in sorted(state.notifications.items()):
+            for outcome, count in sorted(counts.items()):
+                notifications.add_metric([destination, outcome], float(count))
+        yield notifications
 
 
 def _sample_names(family: Metric) -> Iterator[str]:

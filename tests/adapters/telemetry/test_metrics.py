@@ -93,6 +93,7 @@ def test_state_gauges_are_read_at_scrape_time() -> None:
         reconciles_queued=2,
         syncs_waiting=3,
         syncs_running=1,
+        notifications={"slack": {"sent": 3, "failed": 1, "dropped": 0}},
     )
     current = [state]
     metrics.watch_state(lambda: current[0])
@@ -112,6 +113,8 @@ def test_state_gauges_are_read_at_scrape_time() -> None:
     assert s[key("fleet_work_queued", queue="sync_slot")] == 3
     assert s[key("fleet_syncs_running")] == 1
     assert s[key("fleet_app_clusters")] == 2
+    assert s[key("fleet_notifications_total", destination="slack", outcome="sent")] == 3
+    assert s[key("fleet_notifications_total", destination="slack", outcome="failed")] == 1
     # The next scrape sees the next state: nothing is cached.
     current[0] = FleetState(apps=[AppClusterState("web", "prod", "Synced", "Healthy")])
     s = scrape(metrics)

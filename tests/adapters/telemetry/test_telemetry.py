@@ -60,6 +60,7 @@ def test_rollout_syncs_are_children_and_manual_ones_are_linked(
     rollout_sync.finish("Succeeded")
     manual.finish("Succeeded")
     telemetry.rollout_ended("web", a.sha, "Complete")
+    telemetry.rollout_started("web", a, "poll", 2)  # reload after the end: no second root
     drift = telemetry.sync("web", "prod", a, "poll")  # the rollout is over: own trace
     drift.finish("Succeeded")
     (root,) = named(exporter, "rollout web")
