@@ -221,6 +221,7 @@ async def watch_fanout(
         for i in range(changes_per_cluster)
     ]
     await asyncio.gather(*writes)
+    written = time.perf_counter() - start
     try:
         await asyncio.wait_for(done.wait(), 120)
     finally:
@@ -230,7 +231,8 @@ async def watch_fanout(
         await asyncio.gather(*tasks, return_exceptions=True)
     print(
         f"{'watch fan-out (events delivered)':<34} {received / elapsed:10.0f} events/s "
-        f"({len(tasks)} watchers, {received} events)",
+        f"({len(tasks)} watchers, {received} events, {len(writes)} writes at "
+        f"{len(writes) / written:.0f}/s, last event {elapsed - written:.2f} s after last write)",
         flush=True,
     )
 

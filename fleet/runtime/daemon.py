@@ -417,8 +417,14 @@ class Daemon:
             return
         event_id: int | None = None
         try:
+            sync_id = details.get("sync_id")
             event_id = await self.store.add_event(
-                kind, message, app=app, cluster=cluster, details=dict(details)
+                kind,
+                message,
+                app=app,
+                cluster=cluster,
+                sync_id=sync_id if isinstance(sync_id, int) else None,
+                details=dict(details),
             )
         except Exception:
             log.exception("could not record event %s", kind)

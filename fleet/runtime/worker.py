@@ -145,12 +145,15 @@ class Worker:
         self._heal_needed = False
         self._last_heal_at = 0.0
         self._drift_reported: str | None = None
+        self._last_failure = ""
         self._degraded_reported = False
         self._confirmed: dict[tuple[ObjectRef, str, str], bool] = {}
         self._desired_key: tuple[str, str] | None = None
         self._desired: list[Manifest] = []
         self._render_error: str | None = None
         self._rng = random.Random()
+        #: Triggers kept until a revision is released (see ``reconcile``).
+        self._held: list[Trigger] = []
         self._trace: SyncTrace | None = None
         self.unsubscribe = runtime.cache.subscribe(self._on_change)
 
@@ -173,7 +176,8 @@ class Worker:
     async def run(self) -> None:
         await self._load_state()
         while True:
-            triggers = await self.mailbox.take()
+            triggers = [*self._held, *await self.mailbox.take()]
+            self._held = []
             try:
                 await self.reconcile(triggers)
             except anyio.get_cancelled_exc_class():
@@ -317,6 +321,9 @@ class Worker:
     async def reconcile(self, triggers: Sequence[Trigger]) -> None:
         revision = await self._target_revision()
         if revision is None:
+            # Nothing released yet (the source is still being fetched). A re-run after a
+            # crash must still be recorded as one when the revision comes: keep it.
+            self._held = [t for t in triggers if t.reason == "startup"]
             return
         await self._render(revision)
         inventory = await self._inventory()
@@ -387,11 +394,16 @@ class Worker:
         self.status.out_of_sync = out_of_sync[:50]
         self.status.target_revision = revision.sha
         self.status.updated_at = utc_now()
+        failure = ""
+        if self.status.last_result == "Failed" and self._last_failure:
+            # Keep why the last sync failed in view until a sync succeeds.
+            failure = f"last sync failed: {self._last_failure}"
         if sync_status == "Synced" and not self.status.operation:
-            self.status.message = ""
+            self.status.message = failure
         elif out_of_sync:
             more = f" and {len(out_of_sync) - 3} more" if len(out_of_sync) > 3 else ""
-            self.status.message = "out of sync: " + ", ".join(out_of_sync[:3]) + more
+            drift = "out of sync: " + ", ".join(out_of_sync[:3]) + more
+            self.status.message = f"{failure}; {drift}" if failure else drift
 
     async def _note_health(self, revision: Revision, health: str) -> None:
         """Record the app turning Degraded: once per transition, not on every compare."""
@@ -648,6 +660,7 @@ class Worker:
             await self._record_failed_objects(sync_id, verdict)
             record = await store.finish_sync(sync_id, "Failed", verdict.message)
             self.status.message = verdict.message
+            self._last_failure = verdict.message[:500]
             await self._record_failure(sync_id, revision, verdict)
             if self.runtime.reachable is False or "unreachable" in verdict.message.lower():
                 # Not the revision's fault: try it again when the cluster is back.

@@ -122,8 +122,9 @@ class SyncWriter(StoreCore):
     ) -> SyncRecord:
         """Give a running sync its final result; returns the finished record.
 
-        A Succeeded real sync sets the target's current revision in the status table; a
-        Failed one also adds a ``sync_failed`` event, so failures show in the event feed.
+        A Succeeded real sync sets the target's current revision in the status table. The
+        ``sync_failed`` event is the daemon's to record (with the commit and its author,
+        which notifications need), so it is not added here.
         """
         require_choice(result, FINAL_RESULTS, "result")
         stamp = self._stamp(at)
@@ -139,12 +140,6 @@ class SyncWriter(StoreCore):
                     "UPDATE app_status SET revision = ?, updated_at = ?"
                     " WHERE app = ? AND cluster = ? AND last_sync_id = ?",
                     [row["revision"], stamp, row["app"], row["cluster"], sync_id],
-                )
-            if result == "Failed":
-                self.db.execute(
-                    "INSERT INTO events (at, kind, app, cluster, sync_id, message)"
-                    " VALUES (?, 'sync_failed', ?, ?, ?, ?)",
-                    [stamp, row["app"], row["cluster"], sync_id, message],
                 )
             return sync_from_row(self._fetch_sync_row(sync_id, with_progress=True))
 

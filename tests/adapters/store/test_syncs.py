@@ -151,9 +151,17 @@ def test_status_follows_real_syncs_only(store: HistoryStore) -> None:
     assert (row.last_sync_id, row.last_result) == (failed, "Failed")
 
 
-def test_failed_syncs_appear_in_the_event_feed(store: HistoryStore) -> None:
+def test_a_failed_sync_is_redacted_and_its_event_links_to_it(store: HistoryStore) -> None:
     sync_id = store.start_sync("web", "prod", "abc", "poll")
     store.finish_sync(sync_id, "Failed", "Job web/migrate failed: token=hunter22")
+    assert store.events_after(0) == [], "the daemon records the event, once"
+    store.add_event(
+        "sync_failed",
+        "Job web/migrate failed: token=hunter22",
+        app="web",
+        cluster="prod",
+        sync_id=sync_id,
+    )
     [event] = store.events_after(0)
     assert (event.kind, event.app, event.cluster, event.sync_id) == (
         "sync_failed",
