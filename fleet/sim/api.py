@@ -124,6 +124,8 @@ class ApiServer:
                 allowed.add("scale")
             if rt.group_resource == ("", "namespaces"):
                 allowed.add("finalize")
+            if rt.group_resource == ("", "pods"):
+                allowed.add("log")
             if target.subresource not in allowed:
                 raise errors.no_such_path()
         if not rt.namespaced and target.namespace is not None:
@@ -159,7 +161,13 @@ class ApiServer:
             if target.subresource == "scale":
                 entry = self.cluster.get(rt, namespace, target.name)
                 return wire.respond(200, scale_of(rt, entry.obj()))
+            if target.subresource == "log":
+                self.cluster.get(rt, namespace, target.name)
+                # Simulated containers run nothing, so they have printed nothing.
+                return web.Response(text="", content_type="text/plain")
             return self.reader.get(request, rt, version, namespace, target.name)
+        if target.subresource == "log":
+            raise errors.method_not_allowed(method)
         if method == "PUT":
             return await self.writer.replace(
                 request, rt, version, namespace, target.name, target.subresource

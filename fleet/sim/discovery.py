@@ -86,6 +86,8 @@ def _subresources(rt: ResourceType) -> list[tuple[str, str, str, str, list[str]]
     subs: list[tuple[str, str, str, str, list[str]]] = []
     if rt.group_resource == ("", "namespaces"):
         subs.append(("finalize", "", "", rt.kind, ["update"]))
+    if rt.group_resource == ("", "pods"):
+        subs.append(("log", "", "", rt.kind, ["get"]))
     if rt.scale:
         subs.append(("scale", "autoscaling", "v1", "Scale", SUBRESOURCE_VERBS))
     if rt.status:

@@ -95,7 +95,10 @@ class SimCluster:
         self.kubeconfig_path = Path()
         self._api = ApiServer(self.state, bookmark_interval=bookmark_interval)
         self._runner: web.AppRunner | None = None
-        self._server: asyncio.Server | None = None
+        #: The HTTPS listener clients use, and a plain-HTTP one on loopback for the
+        #: simulator's own status controllers (see :attr:`internal_url`).
+        self._servers: dict[bool, asyncio.Server] = {}
+        self.internal_port = 0
         self._ssl: ssl.SSLContext | None = None
         self._handlers: set[RequestHandler] = set()
         self._pending: set[asyncio.Task[None]] = set()
@@ -104,6 +107,16 @@ class SimCluster:
     @property
     def url(self) -> str:
         return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def internal_url(self) -> str:
+        """Plain HTTP on 127.0.0.1, same API, same token, same faults.
+
+        For the status controllers running in this process: TLS would cost each of their
+        watch connections about 75 KiB on each end (hundreds of MiB for a large fleet)
+        and the CPU of encrypting traffic that never leaves the process.
+        """
+        return f"http://127.0.0.1:{self.internal_port}"
 
     # -------------------------------------------------------------- lifecycle
 
@@ -126,7 +139,10 @@ class SimCluster:
         sock = self._listen(port)
         self.port = sock.getsockname()[1]
         self._api.address = f"127.0.0.1:{self.port}"
-        await self._serve(sock)
+        await self._serve(sock, tls=True)
+        internal = self._listen(0)
+        self.internal_port = internal.getsockname()[1]
+        await self._serve(internal, tls=False)
 
     def _listen(self, port: int) -> socket.socket:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -136,7 +152,7 @@ class SimCluster:
         sock.setblocking(False)
         return sock
 
-    async def _serve(self, sock: socket.socket) -> None:
+    async def _serve(self, sock: socket.socket, tls: bool) -> None:
         assert self._runner is not None
         assert self._runner.server is not None
         factory = self._runner.server
@@ -149,7 +165,9 @@ class SimCluster:
             return handler
 
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(protocol, sock=sock, ssl=self._ssl, backlog=128)
+        self._servers[tls] = await loop.create_server(
+            protocol, sock=sock, ssl=self._ssl if tls else None, backlog=128
+        )
 
     def _cut_connections(self) -> None:
         handlers = set(self._handlers)
@@ -164,24 +182,26 @@ class SimCluster:
 
     def _switch(self, on: bool) -> None:
         if not on:
-            if self._server is not None:
-                self._server.close()
-                self._server = None
+            self._close_listeners()
             self._cut_connections()
             return
-        if self._runner is None or self._server is not None:
+        if self._runner is None or self._servers:
             return
-        sock = self._listen(self.port)  # listening at once: clients queue until served
-        task = asyncio.get_running_loop().create_task(self._serve(sock))
-        self._pending.add(task)
-        task.add_done_callback(self._pending.discard)
+        for tls, port in ((True, self.port), (False, self.internal_port)):
+            sock = self._listen(port)  # listening at once: clients queue until served
+            task = asyncio.get_running_loop().create_task(self._serve(sock, tls))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+    def _close_listeners(self) -> None:
+        for server in self._servers.values():
+            server.close()
+        self._servers.clear()
 
     async def stop(self) -> None:
         for task in list(self._pending):
             await task
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        self._close_listeners()
         self._cut_connections()
         if self._runner is not None:
             await self._runner.cleanup()

@@ -248,3 +248,12 @@ async def test_service_keeps_its_cluster_ip_and_node_ports_across_updates(sim: S
     assert replaced.spec.cluster_ip == created.spec.cluster_ip
     assert replaced.spec.ports[0].node_port == node_port
     assert replaced.metadata.generation == 2
+
+
+async def test_pod_log_is_empty_and_needs_the_pod(sim: Sim) -> None:
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+    await sim.core.create_namespaced_pod("default", pod)
+    assert await sim.core.read_namespaced_pod_log("p", "default") == ""
+    with pytest.raises(ApiException) as caught:
+        await sim.core.read_namespaced_pod_log("ghost", "default")
+    assert caught.value.status == 404

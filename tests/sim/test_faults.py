@@ -8,6 +8,7 @@ import time
 import aiohttp
 import anyio
 import pytest
+from kubernetes_asyncio import client
 from kubernetes_asyncio.client import ApiException
 
 from tests.sim.conftest import Sim
@@ -70,11 +71,16 @@ async def test_down_refuses_connections_and_up_serves_again_on_the_same_port(sim
     sim.cluster.faults.down()
     with pytest.raises(aiohttp.ClientConnectorError):
         await sim.core.list_namespace()
+    async with sim.fleet.internal_api_client("sim-1") as internal:
+        with pytest.raises(aiohttp.ClientConnectorError):
+            await client.CoreV1Api(internal).list_namespace()
     sim.cluster.faults.up()
     with anyio.fail_after(5):
         namespaces = await sim.core.list_namespace()
     assert namespaces.items
     assert sim.cluster.port == port
+    async with sim.fleet.internal_api_client("sim-1") as internal:
+        assert (await client.CoreV1Api(internal).list_namespace()).items
 
 
 async def test_down_cuts_an_open_watch(sim: Sim) -> None:
