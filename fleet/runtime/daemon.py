@@ -11,6 +11,7 @@ old config when the new one is invalid.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import secrets
@@ -91,7 +92,7 @@ class Daemon:
         self.notifier = SystemdNotifier.from_environment()
         self._secret_key = b""
         #: Syncs the last run left running: (app, cluster) -> (revision, sync id).
-        self._resume: dict[tuple[str, str], tuple[str, int]] = {}
+        self._resume: dict[tuple[str, str], tuple[str, int, Any]] = {}
         #: Sends events to the config's notification destinations (stats for metrics).
         self.notifications = NotificationDispatcher()
         self.telemetry = Telemetry(version=__version__)
@@ -141,7 +142,9 @@ class Daemon:
                     ApiAddress.parse(settings.api_address),
                 )
                 try:
-                    self._resume = {(r.app, r.cluster): (r.revision, r.id) for r in interrupted}
+                    self._resume = {
+                        (r.app, r.cluster): (r.revision, r.id, r.progress) for r in interrupted
+                    }
                     await self._build(self.config)
                     tasks.start_soon(self._signals)
                     tasks.start_soon(self._retention)
@@ -273,8 +276,15 @@ class Daemon:
             if resume is not None:
                 # In the mailbox before anything else can be: the re-run is recorded as
                 # such, not as the poll that found the same revision.
-                revision_sha, sync_id = resume
-                worker.mailbox.post(Trigger("startup", revision=revision_sha, resumed_from=sync_id))
+                revision_sha, sync_id, saved = resume
+                worker.mailbox.post(
+                    Trigger(
+                        "startup",
+                        revision=revision_sha,
+                        resumed_from=sync_id,
+                        progress=json.dumps(saved) if saved else None,
+                    )
+                )
             if previous is not None:
                 worker.status = previous.status
                 worker.target = previous.target

@@ -45,6 +45,8 @@ class Trigger:
     reply: SyncIds = field(default_factory=SyncIds, compare=False)
     #: At startup: the interrupted sync (of ``revision``) this one runs again.
     resumed_from: int | None = None
+    #: With ``resumed_from``: the interrupted sync's saved engine progress (JSON).
+    progress: str | None = None
 
 
 class Mailbox:

@@ -582,6 +582,8 @@ class Worker:
             resumed_from=trigger.resumed_from if trigger.revision == revision.sha else None,
         )
         trigger.reply.append(sync_id)
+        if progress is None and trigger.progress and trigger.revision == revision.sha:
+            progress = _resumable(trigger.progress)
         self.status.operation, self.status.step = "Syncing", ""
         options = self._options(confirm_prune=trigger.confirm_prune)
         # Healing drift re-applies what drifted; hooks belong to a revision's rollout and
@@ -790,6 +792,20 @@ class _Journal:
             if row.ok and row.action in ("created", "configured", "pruned", "hook"):
                 self.applied_at = utc_now()
         await self.worker.ctx.store.record_results(self.sync_id, results)
+
+
+def _resumable(saved: str) -> Progress | None:
+    """The progress of an interrupted sync, to carry on from where it stopped.
+
+    What was dry-run, applied and found healthy is kept; the deadlines of its waits are
+    not (the daemon may have been down longer than they allowed): they start again.
+    """
+    try:
+        progress = Progress.from_json(saved)
+    except ValueError:
+        log.warning("the saved progress of an interrupted sync is unreadable; starting over")
+        return None
+    return replace(progress, waits={})
 
 
 def _first_reason(triggers: Sequence[Trigger]) -> Trigger:

@@ -2,8 +2,9 @@
 
 The app is served through ``loop.create_server`` with aiohttp's request handler
 factory rather than a ``TCPSite``, so that ``down()`` can close the listening socket and
-cut open connections at once, and ``up()`` can listen on the same port again.
-Authentication is a bearer token per cluster (401 otherwise); a second, read-only token
+cut open connections at once, and ``up()`` can listen on the same port again. A second,
+plain-HTTP listener on loopback serves the same app to the in-process status
+controllers (:attr:`SimCluster.internal_url`). Authentication is a bearer token per cluster (401 otherwise); a second, read-only token
 gets 403 Forbidden on writes, as an RBAC-limited user would.
 """
 
@@ -19,7 +20,6 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from aiohttp.web_protocol import RequestHandler
 
 from fleet.sim import collector, errors, wire
 from fleet.sim.api import ApiServer
@@ -100,7 +100,6 @@ class SimCluster:
         self._servers: dict[bool, asyncio.Server] = {}
         self.internal_port = 0
         self._ssl: ssl.SSLContext | None = None
-        self._handlers: set[RequestHandler] = set()
         self._pending: set[asyncio.Task[None]] = set()
         self.faults._switch = self._switch
 
@@ -155,27 +154,16 @@ class SimCluster:
     async def _serve(self, sock: socket.socket, tls: bool) -> None:
         assert self._runner is not None
         assert self._runner.server is not None
-        factory = self._runner.server
-
-        def protocol() -> RequestHandler:
-            handler = factory()
-            # RequestHandler has no weakref slot: forget the closed ones as new ones come.
-            self._handlers = {h for h in self._handlers if h.transport is not None}
-            self._handlers.add(handler)
-            return handler
-
         loop = asyncio.get_running_loop()
         self._servers[tls] = await loop.create_server(
-            protocol, sock=sock, ssl=self._ssl if tls else None, backlog=128
+            self._runner.server, sock=sock, ssl=self._ssl if tls else None, backlog=128
         )
 
     def _cut_connections(self) -> None:
-        handlers = set(self._handlers)
-        if self._runner is not None and self._runner.server is not None:
-            # Every connected handler: the set above misses connections whose TLS
-            # handshake was still running when the next connection came in.
-            handlers.update(self._runner.server.connections)
-        for handler in handlers:
+        """Abort every open connection (TLS handshakes in progress included)."""
+        if self._runner is None or self._runner.server is None:
+            return
+        for handler in list(self._runner.server.connections):
             transport = handler.transport
             if transport is not None:
                 transport.abort()
