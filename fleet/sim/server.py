@@ -4,8 +4,9 @@ The app is served through ``loop.create_server`` with aiohttp's request handler
 factory rather than a ``TCPSite``, so that ``down()`` can close the listening socket and
 cut open connections at once, and ``up()`` can listen on the same port again. A second,
 plain-HTTP listener on loopback serves the same app to the in-process status
-controllers (:attr:`SimCluster.internal_url`). Authentication is a bearer token per cluster (401 otherwise); a second, read-only token
-gets 403 Forbidden on writes, as an RBAC-limited user would.
+controllers (:attr:`SimCluster.internal_url`). Authentication is a bearer token per
+cluster (401 otherwise); a second, read-only token gets 403 Forbidden on writes, as an
+RBAC-limited user would.
 """
 
 from __future__ import annotations
