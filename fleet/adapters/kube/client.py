@@ -80,6 +80,7 @@ class ClusterClient:
         self._bucket = TokenBucket(limits.qps, limits.burst)
         self._observer = observer
         self._resources: dict[tuple[str, str], ResourceInfo] = {}
+        self._discovered = False
 
     @classmethod
     async def connect(
@@ -135,14 +136,15 @@ class ClusterClient:
     async def _ensure_discovery(self) -> None:
         # DynamicClient discovers on first use through ``await``; doing it here keeps
         # connect() free of network I/O, so a down cluster does not fail construction.
-        if getattr(self._dynamic, "_DynamicClient__discoverer", None) is None:
+        if not self._discovered:
             with anyio.fail_after(self._limits.request_timeout):
                 await self._dynamic
+            self._discovered = True
 
     async def refresh_discovery(self) -> None:
         """Forget what is served (after CRDs changed)."""
         self._resources.clear()
-        if getattr(self._dynamic, "_DynamicClient__discoverer", None) is not None:
+        if self._discovered:
             await self._dynamic.resources.invalidate_cache()
 
     # -- reads -------------------------------------------------------------------------
