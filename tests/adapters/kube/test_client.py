@@ -1,0 +1,217 @@
+"""fleet's Kubernetes client against a simulated API server, through kubernetes_asyncio."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from fleet.adapters.kube.client import ClusterClient, Limits, _verb
+from fleet.adapters.kube.connection import ClusterEndpoint
+from fleet.adapters.kube.errors import KindNotServed, KubeError, from_response
+from fleet.adapters.kube.ratelimit import TokenBucket
+from fleet.model.refs import ObjectRef
+from fleet.sim import SimFleet
+
+pytestmark = pytest.mark.anyio
+
+CONFIGMAP: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "settings", "namespace": "default", "labels": {"fleet.dev/app": "a"}},
+    "data": {"mode": "fast"},
+}
+REF = ObjectRef("", "ConfigMap", "default", "settings")
+
+
+@pytest.fixture
+async def sim(tmp_path: Path) -> AsyncIterator[SimFleet]:
+    async with SimFleet.start(tmp_path / "sim", names=["one"], controllers=False) as fleet:
+        yield fleet
+
+
+@pytest.fixture
+async def client(sim: SimFleet, tmp_path: Path) -> AsyncIterator[ClusterClient]:
+    calls: list[tuple[str, int]] = []
+    endpoint = ClusterEndpoint("one", kubeconfig=sim.kubeconfig_path, context="one")
+    client = await ClusterClient.connect(
+        endpoint,
+        discovery_cache=tmp_path / "discovery.json",
+        observer=lambda cluster, verb, status, seconds: calls.append((verb, status)),
+    )
+    client.calls = calls  # type: ignore[attr-defined]
+    async with client:
+        yield client
+
+
+async def test_apply_creates_then_dry_run_changes_nothing(client: ClusterClient) -> None:
+    created = await client.apply(CONFIGMAP)
+    assert created["metadata"]["managedFields"][0]["manager"] == "fleet"
+    changed = {**CONFIGMAP, "data": {"mode": "slow"}}
+    preview = await client.apply(changed, dry_run=True)
+    assert preview["data"] == {"mode": "slow"}
+    live = await client.get("v1", REF)
+    assert live is not None
+    assert live["data"] == {"mode": "fast"}, "a dry run persists nothing"
+    assert live["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+
+
+async def test_get_of_a_missing_object_is_none_and_delete_reports_it(client: ClusterClient) -> None:
+    assert await client.get("v1", REF) is None
+    assert await client.delete("v1", REF) is False
+    await client.apply(CONFIGMAP)
+    assert await client.delete("v1", REF) is True
+    assert await client.get("v1", REF) is None
+
+
+async def test_delete_with_a_stale_uid_is_refused(client: ClusterClient) -> None:
+    await client.apply(CONFIGMAP)
+    with pytest.raises(KubeError) as caught:
+        await client.delete("v1", REF, uid="not-the-uid")
+    assert caught.value.status == 409
+    assert await client.get("v1", REF) is not None
+
+
+async def test_list_pages_through_everything(client: ClusterClient) -> None:
+    for index in range(7):
+        body = {**CONFIGMAP, "metadata": {**CONFIGMAP["metadata"], "name": f"cm-{index}"}}
+        await client.apply(body)
+    items, version = await client.list_objects(
+        "v1", "ConfigMap", namespace="default", label_selector="fleet.dev/app", page_size=3
+    )
+    assert sorted(i["metadata"]["name"] for i in items) == [f"cm-{i}" for i in range(7)]
+    assert all(i["kind"] == "ConfigMap" for i in items)
+    assert version
+
+
+async def test_watch_resumes_from_a_version(client: ClusterClient) -> None:
+    _, version = await client.list_objects("v1", "ConfigMap", label_selector="fleet.dev/app")
+    await client.apply(CONFIGMAP)
+    seen = []
+    with anyio.move_on_after(5):
+        async for event_type, obj in client.watch(
+            "v1",
+            "ConfigMap",
+            resource_version=version,
+            label_selector="fleet.dev/app",
+            timeout_seconds=2,
+        ):
+            if event_type != "BOOKMARK":
+                seen.append((event_type, obj["metadata"]["name"]))
+                break
+    assert seen == [("ADDED", "settings")]
+
+
+async def test_a_kind_the_cluster_does_not_serve(client: ClusterClient) -> None:
+    with pytest.raises(KindNotServed, match="does not serve Widget"):
+        await client.resource("example.com/v1", "Widget")
+
+
+async def test_merge_patch_and_create(client: ClusterClient) -> None:
+    job = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "hook", "namespace": "default", "finalizers": ["fleet.dev/x"]},
+    }
+    await client.create(job)
+    with pytest.raises(KubeError) as caught:
+        await client.create(job)
+    assert (caught.value.status, caught.value.reason) == (409, "AlreadyExists")
+    ref = ObjectRef("", "ConfigMap", "default", "hook")
+    patched = await client.merge_patch("v1", ref, {"metadata": {"finalizers": None}})
+    assert "finalizers" not in patched["metadata"]
+
+
+async def test_requests_are_reported_with_their_verbs(client: ClusterClient) -> None:
+    await client.apply(CONFIGMAP)
+    await client.get("v1", REF)
+    await client.list_objects("v1", "ConfigMap")
+    calls = client.calls  # type: ignore[attr-defined]
+    assert calls == [("patch", 201), ("get", 200), ("list", 200)]
+
+
+async def test_a_down_cluster_is_unreachable_and_comes_back(
+    sim: SimFleet, client: ClusterClient
+) -> None:
+    await client.apply(CONFIGMAP)
+    sim.clusters["one"].faults.down()
+    try:
+        with pytest.raises(KubeError) as caught:
+            await client.get("v1", REF)
+        assert caught.value.unreachable
+    finally:
+        sim.clusters["one"].faults.up()
+    assert await client.get("v1", REF) is not None
+
+
+async def test_a_wrong_token_is_a_clear_401(sim: SimFleet, tmp_path: Path) -> None:
+    cluster = sim.clusters["one"]
+    token = tmp_path / "token"
+    token.write_text("wrong\n")
+    endpoint = ClusterEndpoint("one", server=cluster.url, ca_file=cluster.ca_file, token_file=token)
+    async with await ClusterClient.connect(
+        endpoint, discovery_cache=tmp_path / "d.json", limits=Limits(request_timeout=5)
+    ) as client:
+        with pytest.raises(KubeError) as caught:
+            await client.get("v1", REF)
+    assert caught.value.status == 401
+
+
+async def test_a_rotated_token_file_is_read_again(sim: SimFleet, tmp_path: Path) -> None:
+    cluster = sim.clusters["one"]
+    token = tmp_path / "token"
+    token.write_text("wrong\n")
+    endpoint = ClusterEndpoint("one", server=cluster.url, ca_file=cluster.ca_file, token_file=token)
+    async with await ClusterClient.connect(endpoint, discovery_cache=tmp_path / "d.json") as c:
+        with pytest.raises(KubeError):
+            await c.get("v1", REF)
+        token.write_text(cluster.token + "\n")
+        assert await c.get("v1", REF) is None
+
+
+VERBS = [
+    ("GET", "/api/v1/namespaces", [], "list"),
+    ("GET", "/api/v1/namespaces/web", [], "get"),
+    ("GET", "/api/v1/namespaces/web/configmaps", [], "list"),
+    ("GET", "/api/v1/namespaces/web/configmaps/x", [], "get"),
+    ("GET", "/apis/apps/v1/deployments", [("watch", "true")], "watch"),
+    ("GET", "/apis/apps/v1/namespaces/web/deployments/x", [], "get"),
+    ("PATCH", "/apis/apps/v1/namespaces/web/deployments/x", [], "patch"),
+    ("DELETE", "/api/v1/namespaces/web/configmaps/x", [], "delete"),
+    ("POST", "/api/v1/namespaces/web/configmaps", [], "create"),
+    ("PUT", "/api/v1/namespaces/web/configmaps/x", [], "update"),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "query", "verb"), VERBS)
+def test_request_verbs(method: str, path: str, query: list[tuple[str, str]], verb: str) -> None:
+    assert _verb(method, path, query) == verb
+
+
+def test_error_answers_keep_status_reason_and_retry_after() -> None:
+    body = b'{"kind":"Status","reason":"TooManyRequests","message":"slow down"}'
+    error = from_response("c", 429, body, {"Retry-After": "3"})
+    assert (error.status, error.reason, error.message, error.retry_after) == (
+        429,
+        "TooManyRequests",
+        "slow down",
+        3.0,
+    )
+    plain = from_response("c", 503, b"upstream gone", None)
+    assert (plain.reason, plain.message) == ("ServiceUnavailable", "upstream gone")
+
+
+async def test_token_bucket_allows_a_burst_then_paces() -> None:
+    bucket = TokenBucket(qps=50, burst=5)
+    started = anyio.current_time()
+    for _ in range(5):
+        await bucket.acquire()
+    burst = anyio.current_time() - started
+    for _ in range(5):
+        await bucket.acquire()
+    paced = anyio.current_time() - started - burst
+    assert burst < 0.05
+    assert paced >= 0.08  # five more at 50 per second
