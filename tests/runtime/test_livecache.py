@@ -1,0 +1,89 @@
+"""The live cache: what it reports to workers, and what it keeps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import pytest
+
+from fleet.model.refs import ObjectRef
+from fleet.runtime.livecache import LiveCache
+
+pytestmark = pytest.mark.anyio
+
+
+def obj(name: str, app: str | None = "web", rv: str = "1") -> dict[str, Any]:
+    labels = {"fleet.dev/app": app} if app else {}
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": "web", "labels": labels, "resourceVersion": rv},
+    }
+
+
+def ref(name: str) -> ObjectRef:
+    return ObjectRef("", "ConfigMap", "web", name)
+
+
+async def test_a_list_reports_what_changed_since_the_last_one() -> None:
+    cache = LiveCache("dev")
+    heard: list[tuple[str, str, str]] = []
+    cache.subscribe(lambda app, r, kind: heard.append((app, r.name, kind)))
+    cache.replace_kind("", "ConfigMap", [obj("a"), obj("b")])
+    assert sorted(heard) == [("web", "a", "ADDED"), ("web", "b", "ADDED")]
+    heard.clear()
+    cache.replace_kind("", "ConfigMap", [obj("a", rv="2")])
+    assert sorted(heard) == [("web", "a", "MODIFIED"), ("web", "b", "DELETED")]
+    assert cache.synced("", "ConfigMap")
+    assert set(cache.objects_of("web")) == {ref("a")}
+
+
+async def test_events_name_the_owner_and_a_moved_label_tells_the_old_owner() -> None:
+    cache = LiveCache("dev")
+    heard: list[tuple[str, str]] = []
+    cache.subscribe(lambda app, r, kind: heard.append((app, kind)))
+    cache.apply_event("", "ConfigMap", "ADDED", obj("a"))
+    cache.apply_event("", "ConfigMap", "MODIFIED", obj("a", app="api", rv="2"))
+    assert heard == [("web", "ADDED"), ("web", "DELETED"), ("api", "MODIFIED")]
+    assert cache.objects_of("web") == {}
+    assert set(cache.objects_of("api")) == {ref("a")}
+
+
+async def test_unlabelled_objects_wake_nobody() -> None:
+    cache = LiveCache("dev")
+    heard: list[str] = []
+    unsubscribe = cache.subscribe(lambda app, r, kind: heard.append(app))
+    cache.apply_event("", "ConfigMap", "ADDED", obj("x", app=None))
+    assert heard == []
+    unsubscribe()
+    cache.apply_event("", "ConfigMap", "ADDED", obj("y"))
+    assert heard == []
+    assert cache.get(ref("y")) is not None
+
+
+async def test_forgetting_a_kind_drops_its_objects_and_its_listing() -> None:
+    cache = LiveCache("dev")
+    cache.replace_kind("", "ConfigMap", [obj("a")])
+    cache.forget_kind("", "ConfigMap")
+    assert not cache.synced("", "ConfigMap")
+    assert cache.get(ref("a")) is None
+
+
+async def test_wait_listed_returns_once_every_kind_is_listed() -> None:
+    cache = LiveCache("dev")
+    done = anyio.Event()
+
+    async def waiter() -> None:
+        await cache.wait_listed({("", "ConfigMap"), ("apps", "Deployment")})
+        done.set()
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(waiter)
+        await anyio.sleep(0.01)
+        cache.replace_kind("", "ConfigMap", [])
+        await anyio.sleep(0.01)
+        assert not done.is_set()
+        cache.replace_kind("apps", "Deployment", [])
+        with anyio.fail_after(1):
+            await done.wait()
