@@ -167,27 +167,57 @@ class SyncExecutor:
         return live
 
     async def _fetch_unknown_desired(self) -> None:
-        """Desired objects the cache cannot know (not labelled yet, or kind not listed)."""
+        """Desired objects the cache cannot know (not labelled yet, or kind not listed).
+
+        Many of one kind in one namespace are read with one list rather than a get each
+        (a first sync of an app would otherwise cost a request per object).
+        """
         known = self.cache.objects_of(self.job.app)
         missing = [
             m
             for m in self.job.desired
             if m.ref.name and m.ref not in known and self.cache.get(m.ref) is None
         ]
+        groups: dict[tuple[str, str, str], list[Manifest]] = {}
+        for manifest in missing:
+            key = (manifest.api_version, manifest.ref.kind, manifest.ref.namespace)
+            groups.setdefault(key, []).append(manifest)
 
         async def fetch(manifest: Manifest) -> None:
             try:
                 obj = await self.client.get(manifest.api_version, manifest.ref)
-            except KindNotServed:
+            except KubeError:  # KindNotServed included: the dry-run will report it properly
                 return
-            except KubeError:
-                return  # the dry-run will meet the same error and report it properly
             if obj is not None:
                 self._extra_live[manifest.ref] = obj
 
+        async def fetch_all(manifests: list[Manifest]) -> None:
+            first = manifests[0]
+            try:
+                items, _ = await self.client.list_objects(
+                    first.api_version, first.ref.kind, namespace=first.ref.namespace
+                )
+            except KubeError:
+                return
+            wanted = {m.ref for m in manifests}
+            for item in items:
+                ref = ObjectRef.of(item)
+                if ref in wanted:
+                    self._extra_live[ref] = item
+
         async with anyio.create_task_group() as group:
-            for manifest in missing:
-                group.start_soon(self._limited, fetch, manifest)
+            for manifests in groups.values():
+                if len(manifests) >= 3 and manifests[0].ref.namespace:
+                    group.start_soon(self._limited_all, fetch_all, manifests)
+                else:
+                    for manifest in manifests:
+                        group.start_soon(self._limited, fetch, manifest)
+
+    async def _limited_all(
+        self, fn: Callable[[list[Manifest]], Awaitable[None]], ms: list[Manifest]
+    ) -> None:
+        async with self._writes:
+            await fn(ms)
 
     async def _limited(self, fn: Callable[[Manifest], Awaitable[None]], m: Manifest) -> None:
         async with self._writes:

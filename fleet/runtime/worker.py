@@ -254,8 +254,14 @@ class Worker:
                 kinds.add((version, ref.kind))
         return kinds
 
-    async def compare(self, inventory: frozenset[ObjectRef]) -> tuple[list[str], str, str]:
-        """(objects out of sync, sync status, health) of the current desired state."""
+    async def compare(
+        self, inventory: frozenset[ObjectRef], *, confirm: bool = True
+    ) -> tuple[list[str], str, str]:
+        """(objects out of sync, sync status, health) of the current desired state.
+
+        A local mismatch is confirmed with the server (a dry-run) unless ``confirm`` is
+        off: when a sync follows anyway, its own dry-runs settle it.
+        """
         tracked = self._tracked()
         cache = self.runtime.cache
         out_of_sync: list[str] = []
@@ -265,7 +271,11 @@ class Worker:
             applied = stamp(manifest.body, self.app.name, manifest.ref)
             if live_mismatch(manifest.ref, applied, live, options.ignore_differences) is None:
                 continue
-            if live is not None and await self._confirm_in_sync(manifest, applied, live, options):
+            if (
+                confirm
+                and live is not None
+                and await self._confirm_in_sync(manifest, applied, live, options)
+            ):
                 continue
             out_of_sync.append(str(manifest.ref))
         desired_refs = {m.ref for m in tracked}
@@ -341,7 +351,10 @@ class Worker:
             if manual or self._wants_new_revision(revision):
                 await self._sync(revision, (manual or triggers)[0], inventory)
             return
-        out_of_sync, sync_status, health = await self.compare(inventory)
+        syncing_anyway = self.app.sync_policy.automated and self._wants_new_revision(revision)
+        out_of_sync, sync_status, health = await self.compare(
+            inventory, confirm=not (manual or syncing_anyway)
+        )
         self._set_compared(revision, out_of_sync, sync_status, health)
         await self._note_health(revision, health)
         if manual:
