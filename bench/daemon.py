@@ -121,8 +121,8 @@ def wait_synced_again(daemon: DaemonProcess, before: dict[str, Any], patience: f
 def run_daemon_phases(
     figures: Figures, sim: SimProcess, repo: GitRepo, workdir: Path, args: argparse.Namespace
 ) -> None:
-    objects, n = figures.objects, figures.clusters
-    sha1 = repo.commit(manifests(objects, 1, NAMESPACE, args.replicas), "bench: version 1")
+    n = figures.clusters
+    sha1 = repo.commit(manifests(args.mix, 1, NAMESPACE, args.replicas), "bench: version 1")
     config = fleet_config(workdir / "fleet.yaml", sim, repo)
     before = sim.requests()
     started = time.monotonic()
@@ -135,7 +135,7 @@ def run_daemon_phases(
         say(f"  initial sync: {figures.initial_s:.1f}s")
         time.sleep(args.settle)
 
-        sha2 = repo.commit(manifests(objects, 2, NAMESPACE, args.replicas), "bench: version 2")
+        sha2 = repo.commit(manifests(args.mix, 2, NAMESPACE, args.replicas), "bench: version 2")
         profilers = []
         if args.profile:
             args.profile.mkdir(parents=True, exist_ok=True)
@@ -177,6 +177,7 @@ def run_daemon_phases(
                 args.idle,
                 100.0 * (now.cpu_seconds - cpu.cpu_seconds) / args.idle,
                 now.rss_mib,
+                now.sockets,
                 dict(requests_by(before, sim.requests(), exclude=NOT_DAEMON)),
             )
         final = daemon.usage()
@@ -195,14 +196,16 @@ def run_baseline(
         figures.notes.append(f"kubectl baseline skipped: {missing}")
         return
     baseline = KubectlBaseline(
-        sim.kubeconfig, workdir / "kubectl-cache", BASELINE_NAMESPACE, timeout=args.patience
+        sim.kubeconfig,
+        workdir / "kubectl-cache",
+        BASELINE_NAMESPACE,
+        timeout=args.patience,
+        rollouts=args.mix.deployments > 0,
     )
     folders = []
     for version in (1, 2, 3):
         folder = workdir / f"kubectl-v{version}"
-        write_manifests(
-            folder, manifests(figures.objects, version, BASELINE_NAMESPACE, args.replicas)
-        )
+        write_manifests(folder, manifests(args.mix, version, BASELINE_NAMESPACE, args.replicas))
         folders.append(folder)
     setup = baseline.run(sim.names, folders[0], PARALLEL)
     figures.notes += [f"kubectl setup: {f}" for f in setup.failures[:3]]
@@ -250,6 +253,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--clusters", default=None, help="cluster counts (default 1,10,100)")
     parser.add_argument("--objects", type=int, default=50, help="objects in the app (default 50)")
+    parser.add_argument(
+        "--deployments",
+        type=int,
+        default=None,
+        help="Deployments among the objects (default a third; 0: no rollouts to wait for)",
+    )
     parser.add_argument("--replicas", type=int, default=1, help="replicas per Deployment")
     parser.add_argument("--ready-delay", type=float, default=1.0, help="simulated pod readiness")
     parser.add_argument(
@@ -295,7 +304,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--clusters: counts start at 1")
     args.idle = default_idle if args.idle is None else args.idle
     try:
-        Mix.of(args.objects)
+        args.mix = Mix.of(args.objects, args.deployments)
     except ValueError as error:
         parser.error(str(error))
     return args
@@ -314,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"command: {command}")
     load.append(os.getloadavg()[0])
-    print(report(figures, args.ready_delay, args.replicas, load))
+    print(report(figures, str(args.mix), args.ready_delay, args.replicas, load))
     if args.json:
         args.json.write_text(json.dumps([asdict(f) for f in figures], indent=2))
     return 0

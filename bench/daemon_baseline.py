@@ -31,11 +31,20 @@ class BaselineRun:
 
 
 class KubectlBaseline:
-    def __init__(self, kubeconfig: Path, cache_dir: Path, namespace: str, timeout: float) -> None:
+    def __init__(
+        self,
+        kubeconfig: Path,
+        cache_dir: Path,
+        namespace: str,
+        timeout: float,
+        rollouts: bool = True,
+    ) -> None:
         self.kubeconfig = kubeconfig
         self.cache_dir = cache_dir
         self.namespace = namespace
         self.timeout = timeout
+        #: False when there is no Deployment to wait for.
+        self.rollouts = rollouts
 
     def _kubectl(self, cluster: str, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -59,6 +68,8 @@ class KubectlBaseline:
         applied = self._kubectl(cluster, "apply", "--server-side", "-f", str(manifests))
         if applied.returncode != 0:
             return f"{cluster}: apply: {applied.stderr.strip()[:300]}"
+        if not self.rollouts:
+            return None
         rolled = self._kubectl(
             cluster,
             "-n",

@@ -71,6 +71,8 @@ class Usage:
     cpu_seconds: float
     rss_mib: float
     peak_rss_mib: float
+    #: Open sockets (mostly TLS connections to the API servers, kept alive for reuse).
+    sockets: int
 
 
 def usage(pid: int) -> Usage:
@@ -80,10 +82,17 @@ def usage(pid: int) -> Usage:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         key, _, value = line.partition(":")
         fields[key] = value.strip()
+    sockets = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            sockets += os.readlink(fd).startswith("socket:")
+        except OSError:
+            continue  # closed meanwhile
     return Usage(
         ticks / _CLOCK_TICKS,
         int(fields["VmRSS"].split()[0]) / 1024,
         int(fields["VmHWM"].split()[0]) / 1024,
+        sockets,
     )
 
 

@@ -32,18 +32,31 @@ class Mix:
     config_maps: int
 
     @classmethod
-    def of(cls, total: int) -> Mix:
+    def of(cls, total: int, deployments: int | None = None) -> Mix:
+        """A Namespace, ``deployments`` (default: a third), the rest Services and ConfigMaps."""
         if total < 4:
             raise ValueError("--objects must be at least 4 (a Namespace and one of each kind)")
         rest = total - 1
-        deployments = -(-rest // 3)
+        if deployments is None:
+            deployments = -(-rest // 3)
+        if not 0 <= deployments <= rest - 2:
+            raise ValueError(f"--deployments must be between 0 and {rest - 2} for {total} objects")
         services = (rest - deployments) // 2
         return cls(deployments, services, rest - deployments - services)
 
+    @property
+    def total(self) -> int:
+        return 1 + self.deployments + self.services + self.config_maps
 
-def manifests(total: int, version: int, namespace: str, replicas: int = 1) -> dict[str, str]:
+    def __str__(self) -> str:
+        return (
+            f"{self.total} objects (1 Namespace, {self.deployments} Deployments, "
+            f"{self.services} Services, {self.config_maps} ConfigMaps)"
+        )
+
+
+def manifests(mix: Mix, version: int, namespace: str, replicas: int = 1) -> dict[str, str]:
     """File name -> YAML text of every object of the app at ``version``."""
-    mix = Mix.of(total)
     files = {
         "00-namespace.yaml": _dump(
             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}

@@ -17,6 +17,7 @@ class Idle:
     seconds: float
     cpu_percent: float
     rss_mib: float
+    sockets: int
     requests: dict[str, int]
 
 
@@ -76,6 +77,20 @@ def machine() -> str:
     )
 
 
+def code_version() -> str:
+    """The commit measured, and whether fleet/ had changes not committed yet."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "fleet"], capture_output=True, text=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a Git checkout)"
+    return sha + (" with uncommitted changes in fleet/" if dirty else "")
+
+
 def _s(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
@@ -107,13 +122,13 @@ def speedup(f: Figures) -> float | None:
 
 
 def report(
-    figures: Sequence[Figures], ready_delay: float, replicas: int, load: Sequence[float]
+    figures: Sequence[Figures], mix: str, ready_delay: float, replicas: int, load: Sequence[float]
 ) -> str:
-    first = figures[0]
     out = [
-        f"fleet daemon benchmark: {first.objects} objects per cluster, "
+        f"fleet daemon benchmark: {mix} per cluster, "
         f"{replicas} replica(s) per Deployment, simulated readiness delay {ready_delay:g}s",
         f"machine: {machine()}",
+        f"code: {code_version()}",
         f"load average (1 min) at start {load[0]:.1f}, at end {load[-1]:.1f}: times stretch "
         "when other processes want the CPUs too; CPU seconds much less so",
         "",
@@ -186,6 +201,7 @@ def report(
             out.append(
                 f"    idle {f.idle.seconds:.0f}s, nothing changing: CPU "
                 f"{f.idle.cpu_percent:.2f}% of one core, RSS {f.idle.rss_mib:.0f} MiB, "
+                f"{f.idle.sockets} open sockets, "
                 f"writes {real}, dry-runs {dry} ({verbs(f.idle.requests)})"
             )
     out += ["", *targets(figures)]

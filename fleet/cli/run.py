@@ -23,6 +23,7 @@ def run(args: argparse.Namespace) -> int:
     import anyio
 
     from fleet.adapters.telemetry.logs import configure_logging
+    from fleet.adapters.tlsbuffers import lean_tls_buffers
     from fleet.config import ConfigError, load_settings
     from fleet.runtime.daemon import Daemon
 
@@ -43,6 +44,8 @@ def run(args: argparse.Namespace) -> int:
     # aiohttp honours proxy variables; the API servers fleet talks to are never proxied
     # through them unless the user says so for that host.
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost,::1")
+    # One watch and a small connection pool per cluster: keep each TLS buffer small.
+    lean_tls_buffers()
     daemon = Daemon(settings, config)
     try:
         anyio.run(daemon.run, backend="asyncio")

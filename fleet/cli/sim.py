@@ -99,7 +99,11 @@ def run_up(args: argparse.Namespace) -> int:
         return 2
     import asyncio
 
+    from fleet.adapters.tlsbuffers import lean_tls_buffers
     from fleet.sim.runner import serve_until_signalled
+
+    # Hundreds of watch connections: keep each TLS read buffer small.
+    lean_tls_buffers()
 
     return asyncio.run(
         serve_until_signalled(

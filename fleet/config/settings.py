@@ -129,10 +129,10 @@ class Settings(BaseSettings):
     #: How often a source is polled when it sets no ``interval`` of its own.
     poll_interval: PositiveDuration = timedelta(seconds=15)
     #: Clusters synced at the same time, across all apps.
-    max_concurrent_syncs: int = Field(default=10, ge=1)
+    max_concurrent_syncs: int = Field(default=50, ge=1)
     #: Requests per second to one cluster's API server, and the burst above it.
-    cluster_qps: float = Field(default=20.0, gt=0)
-    cluster_burst: int = Field(default=40, ge=1)
+    cluster_qps: float = Field(default=50.0, gt=0)
+    cluster_burst: int = Field(default=100, ge=1)
     #: Git: longest time to connect to a server, and to wait for it while fetching.
     git_connect_timeout: PositiveDuration = timedelta(seconds=10)
     git_transfer_timeout: PositiveDuration = timedelta(seconds=60)

@@ -64,7 +64,7 @@ class DryRun(_Action):
         """Report the object the server returned; the engine compares it with live."""
         if self.mode == "create":
             return ActionResult(self.id, True)
-        diff = compare(self.ref, result, self.live, self.ignore, self.secret_key)
+        diff = compare(self.ref, result, self.live, self.ignore, self.secret_key, with_text=False)
         return ActionResult(self.id, True, in_sync=diff.in_sync, changed=diff.changed_paths)
 
     def kind_missing(self) -> ActionResult:

@@ -11,20 +11,6 @@ from pathlib import Path
 from fleet.sim.fleet import SimFleet
 
 
-def lean_tls_buffers(size: int = 32 * 1024) -> None:
-    """Shrink asyncio's per-connection TLS read buffer (256 KiB by default).
-
-    Every TLS connection gets a buffer of ``SSLProtocol.max_size`` bytes, zeroed, so a
-    simulator holding a thousand watch connections would spend 250 MiB on buffers
-    alone. TLS records are at most 16 KiB, so 32 KiB loses nothing. Only done in the
-    process of ``fleet sim up``, which serves and does not much else.
-    """
-    import asyncio.sslproto
-
-    if hasattr(asyncio.sslproto.SSLProtocol, "max_size"):
-        asyncio.sslproto.SSLProtocol.max_size = size
-
-
 async def serve_until_signalled(
     directory: Path,
     names: Sequence[str],
@@ -33,7 +19,6 @@ async def serve_until_signalled(
     ready_delay: float = 1.0,
     controllers: bool = True,
 ) -> int:
-    lean_tls_buffers()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -27,9 +27,9 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.listen.is_loopback
     assert settings.poll_interval == timedelta(seconds=15)
     assert (settings.max_concurrent_syncs, settings.cluster_qps, settings.cluster_burst) == (
-        10,
-        20.0,
-        40,
+        50,
+        50.0,
+        100,
     )
     assert (settings.log_level, settings.log_format) == ("INFO", "human")
     assert settings.history_retention == timedelta(days=30)

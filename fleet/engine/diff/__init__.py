@@ -75,12 +75,19 @@ def compare(
     live: Mapping[str, Any] | None,
     rules: Iterable[IgnoreDifference] = (),
     secret_key: bytes = b"",
+    *,
+    with_text: bool = True,
 ) -> ObjectDiff:
-    """Diff of a dry-run result (or None: to be deleted) against live (None: absent)."""
+    """Diff of a dry-run result (or None: to be deleted) against live (None: absent).
+
+    ``with_text=False`` leaves the unified diff out: a sync reads only whether the object
+    is in sync and which paths changed, and the YAML text is the costly part.
+    """
     rules = tuple(rules)
     left = comparable(live, ref, rules, live, secret_key)
     right = comparable(desired, ref, rules, live, secret_key)
     if left == right:
         return ObjectDiff(ref, True, (), "")
     patch = jsonpatch.make_patch(left or {}, right or {}).patch
-    return ObjectDiff(ref, False, tuple(copy.deepcopy(patch)), unified(ref, left, right))
+    text = unified(ref, left, right) if with_text else ""
+    return ObjectDiff(ref, False, tuple(copy.deepcopy(patch)), text)
