@@ -122,13 +122,18 @@ def speedup(f: Figures) -> float | None:
 
 
 def report(
-    figures: Sequence[Figures], mix: str, ready_delay: float, replicas: int, load: Sequence[float]
+    figures: Sequence[Figures],
+    mix: str,
+    ready_delay: float,
+    replicas: int,
+    load: Sequence[float],
+    code: str,
 ) -> str:
     out = [
         f"fleet daemon benchmark: {mix} per cluster, "
         f"{replicas} replica(s) per Deployment, simulated readiness delay {ready_delay:g}s",
         f"machine: {machine()}",
-        f"code: {code_version()}",
+        f"code: {code}",
         f"load average (1 min) at start {load[0]:.1f}, at end {load[-1]:.1f}: times stretch "
         "when other processes want the CPUs too; CPU seconds much less so",
         "",
