@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     #: Requests per second to one cluster's API server, and the burst above it.
     cluster_qps: float = Field(default=50.0, gt=0)
     cluster_burst: int = Field(default=100, ge=1)
+    #: Requests in flight at once to one cluster (each holds a connection; watches
+    #: have connections of their own and are not counted).
+    cluster_connections: int = Field(default=6, ge=1)
     #: Git: longest time to connect to a server, and to wait for it while fetching.
     git_connect_timeout: PositiveDuration = timedelta(seconds=10)
     git_transfer_timeout: PositiveDuration = timedelta(seconds=60)

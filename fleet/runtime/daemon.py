@@ -245,7 +245,11 @@ class Daemon:
             client = await ClusterClient.connect(
                 endpoint_of(cluster),
                 discovery_cache=discovery_dir / f"{cluster.name}.json",
-                limits=Limits(qps=settings.cluster_qps, burst=settings.cluster_burst),
+                limits=Limits(
+                    qps=settings.cluster_qps,
+                    burst=settings.cluster_burst,
+                    connections=settings.cluster_connections,
+                ),
                 observer=self.telemetry.observe_request,
             )
             runtime = ClusterRuntime(client, self._tasks)

@@ -59,6 +59,8 @@ class Limits:
     qps: float = 50.0
     burst: int = 100
     request_timeout: float = 30.0
+    #: Requests in flight at once (watches not counted: each holds its own connection).
+    connections: int = 6
 
 
 class ClusterClient:
@@ -78,6 +80,7 @@ class ClusterClient:
         self._dynamic = dynamic
         self._limits = limits
         self._bucket = TokenBucket(limits.qps, limits.burst)
+        self._slots = anyio.Semaphore(limits.connections)
         self._observer = observer
         self._resources: dict[tuple[str, str], ResourceInfo] = {}
         self._discovered = False
@@ -328,19 +331,20 @@ class ClusterClient:
         body: dict[str, Any] | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
-        await self._bucket.acquire()
-        response = await self._send(
-            method,
-            path,
-            query=query or [],
-            body=body,
-            content_type=content_type,
-            request_timeout=self._limits.request_timeout,
-        )
-        try:
-            data: dict[str, Any] = await response.json(content_type=None)
-        finally:
-            response.release()
+        async with self._slots:
+            await self._bucket.acquire()
+            response = await self._send(
+                method,
+                path,
+                query=query or [],
+                body=body,
+                content_type=content_type,
+                request_timeout=self._limits.request_timeout,
+            )
+            try:
+                data: dict[str, Any] = await response.json(content_type=None)
+            finally:
+                response.release()
         return data
 
     async def _send(

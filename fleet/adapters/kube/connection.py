@@ -16,6 +16,8 @@ from typing import Any
 from kubernetes_asyncio import client as kube_client
 from kubernetes_asyncio import config as kube_config
 
+from fleet.adapters.kube.transport import use_lean_session
+
 
 @dataclass(frozen=True, slots=True)
 class ClusterEndpoint:
@@ -37,6 +39,12 @@ class ClusterEndpoint:
 
 async def new_api_client(endpoint: ClusterEndpoint) -> kube_client.ApiClient:
     """A fresh ApiClient for the endpoint; the caller closes it."""
+    api = await _api_client(endpoint)
+    await use_lean_session(api)
+    return api
+
+
+async def _api_client(endpoint: ClusterEndpoint) -> kube_client.ApiClient:
     if endpoint.kubeconfig is not None:
         api: kube_client.ApiClient = await kube_config.new_client_from_config(
             config_file=str(endpoint.kubeconfig),

@@ -1,0 +1,60 @@
+"""The HTTP session under one cluster's ApiClient, built for a daemon that holds many.
+
+kubernetes_asyncio gives every ApiClient an aiohttp session with ``trust_env=True`` and a
+connector limited to ``connection_pool_maxsize`` (5 per CPU). Both hurt here:
+
+- with ``trust_env`` aiohttp looks up netrc and the proxy variables in a worker thread
+  on *every* request, two thread hops that were a tenth of the daemon's CPU. The proxy
+  for a cluster is decided once instead (the kubeconfig's ``proxy-url`` first, then
+  ``HTTPS_PROXY``/``NO_PROXY``); netrc never applies to a cluster's API;
+- watches hold a connection each for minutes, so an app with as many kinds as the pool
+  has slots would leave no connection for a request. The connector is unlimited, and
+  the client bounds its ordinary requests itself (see ``ClusterClient``).
+"""
+
+from __future__ import annotations
+
+import ssl
+import urllib.request
+from urllib.parse import urlsplit
+
+import aiohttp
+from kubernetes_asyncio import client as kube_client
+
+#: Largest response line read at once: a watch event holds a whole object (etcd's limit
+#: is 1.5 MiB), as kubernetes_asyncio sets it.
+READ_BUFFER = 2**21
+
+
+def ssl_context_for(configuration: kube_client.Configuration) -> ssl.SSLContext:
+    """Verification as the kubeconfig asks: its CA (or the system's), client cert, flags."""
+    context = ssl.create_default_context(cafile=configuration.ssl_ca_cert)
+    if configuration.cert_file:
+        context.load_cert_chain(configuration.cert_file, keyfile=configuration.key_file)
+    if not configuration.verify_ssl:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if configuration.disable_strict_ssl_verification:
+        context.verify_flags &= ~ssl.VERIFY_X509_STRICT
+    return context
+
+
+def proxy_for(server: str, configured: str | None) -> str | None:
+    """The proxy to reach ``server`` through: the kubeconfig's, else the environment's."""
+    if configured:
+        return configured
+    parts = urlsplit(server)
+    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
+async def use_lean_session(api: kube_client.ApiClient) -> None:
+    """Swap the ApiClient's session for one without per-request env lookups or a cap."""
+    rest = api.rest_client
+    configuration = api.configuration
+    connector = aiohttp.TCPConnector(limit=0, ssl=ssl_context_for(configuration))
+    session = aiohttp.ClientSession(connector=connector, trust_env=False, read_bufsize=READ_BUFFER)
+    unused, rest.pool_manager = rest.pool_manager, session
+    rest.proxy = proxy_for(str(configuration.host), configuration.proxy)
+    await unused.close()

@@ -1,0 +1,138 @@
+"""The session under each cluster's client: proxy decided once, watches never starve requests."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import pytest
+
+from fleet.adapters.kube.client import ClusterClient, Limits
+from fleet.adapters.kube.connection import ClusterEndpoint
+from fleet.adapters.kube.errors import KubeError
+from fleet.adapters.kube.transport import proxy_for
+from fleet.model.refs import ObjectRef
+from fleet.sim import SimFleet
+
+REF = ObjectRef("", "ConfigMap", "default", "missing")
+KINDS = [
+    ("v1", "ConfigMap"),
+    ("v1", "Secret"),
+    ("v1", "Service"),
+    ("v1", "ServiceAccount"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "StatefulSet"),
+    ("apps/v1", "DaemonSet"),
+    ("batch/v1", "Job"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("policy/v1", "PodDisruptionBudget"),
+]
+
+PROXIES = [
+    # (environment, server, proxy from the kubeconfig, expected)
+    ({}, "https://10.0.0.1:6443", None, None),
+    ({"HTTPS_PROXY": "http://proxy:3128"}, "https://10.0.0.1:6443", None, "http://proxy:3128"),
+    (
+        {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "10.0.0.1"},
+        "https://10.0.0.1:6443",
+        None,
+        None,
+    ),
+    (
+        {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": ".corp"},
+        "https://api.corp:6443",
+        None,
+        None,
+    ),
+    ({"HTTP_PROXY": "http://proxy:3128"}, "https://10.0.0.1:6443", None, None),
+    (
+        {"HTTPS_PROXY": "http://proxy:3128"},
+        "https://10.0.0.1:6443",
+        "http://kubeconfig:8080",
+        "http://kubeconfig:8080",
+    ),
+]
+
+
+@pytest.mark.parametrize(("environment", "server", "configured", "expected"), PROXIES)
+def test_the_proxy_for_a_cluster(
+    monkeypatch: pytest.MonkeyPatch,
+    environment: dict[str, str],
+    server: str,
+    configured: str | None,
+    expected: str | None,
+) -> None:
+    for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    assert proxy_for(server, configured) == expected
+
+
+@pytest.fixture
+async def sim(tmp_path: Path) -> AsyncIterator[SimFleet]:
+    async with SimFleet.start(tmp_path / "sim", names=["one"], controllers=False) as fleet:
+        yield fleet
+
+
+def _endpoint(sim: SimFleet) -> ClusterEndpoint:
+    return ClusterEndpoint("one", kubeconfig=sim.kubeconfig_path, context="one")
+
+
+@pytest.mark.anyio
+async def test_watches_of_many_kinds_leave_room_for_requests(sim: SimFleet, tmp_path: Path) -> None:
+    limits = Limits(connections=2, request_timeout=5)
+    async with await ClusterClient.connect(
+        _endpoint(sim), discovery_cache=tmp_path / "d.json", limits=limits
+    ) as client:
+
+        async def follow(api_version: str, kind: str) -> None:
+            async for _ in client.watch(api_version, kind, resource_version="0"):
+                pass
+
+        async with anyio.create_task_group() as watches:
+            for api_version, kind in KINDS:
+                watches.start_soon(follow, api_version, kind)
+            await anyio.sleep(0.5)
+            with anyio.fail_after(5):
+                assert await client.get("v1", REF) is None
+            watches.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_requests_in_flight_are_capped_per_cluster(sim: SimFleet, tmp_path: Path) -> None:
+    async with await ClusterClient.connect(
+        _endpoint(sim), discovery_cache=tmp_path / "d.json", limits=Limits(connections=2)
+    ) as client:
+        await client.get("v1", REF)  # discovery, before the clock starts
+        sim.clusters["one"].faults.latency = 0.2
+        started = anyio.current_time()
+        async with anyio.create_task_group() as requests:
+            for _ in range(6):
+                requests.start_soon(client.get, "v1", REF)
+        # six requests of 0.2 s, two at a time: three rounds.
+        assert anyio.current_time() - started >= 0.55
+
+
+@pytest.mark.anyio
+async def test_the_proxy_is_decided_when_the_client_is_built(
+    sim: SimFleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("NO_PROXY", "no_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing listens: refused
+    async with await ClusterClient.connect(
+        _endpoint(sim), discovery_cache=tmp_path / "d.json", limits=Limits(request_timeout=5)
+    ) as proxied:
+        with pytest.raises(KubeError) as caught:
+            await proxied.get("v1", REF)
+        assert caught.value.unreachable
+    monkeypatch.delenv("HTTPS_PROXY")
+    async with await ClusterClient.connect(
+        _endpoint(sim), discovery_cache=tmp_path / "e.json"
+    ) as direct:
+        monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # too late to matter
+        assert await direct.get("v1", REF) is None
