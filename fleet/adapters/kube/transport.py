@@ -56,5 +56,7 @@ async def use_lean_session(api: kube_client.ApiClient) -> None:
     connector = aiohttp.TCPConnector(limit=0, ssl=ssl_context_for(configuration))
     session = aiohttp.ClientSession(connector=connector, trust_env=False, read_bufsize=READ_BUFFER)
     unused, rest.pool_manager = rest.pool_manager, session
-    rest.proxy = proxy_for(str(configuration.host), configuration.proxy)
+    proxy = proxy_for(str(configuration.host), configuration.proxy)
+    if proxy is not None:
+        rest.proxy = proxy
     await unused.close()
