@@ -77,6 +77,9 @@ class Progress:
 
     def record(self, results: Iterable[ActionResult], now: float) -> Progress:
         """This progress with action results folded in."""
+        results = list(results)
+        if not results:
+            return self
         records = dict(self.records)
         for result in results:
             previous = records.get(result.action_id)

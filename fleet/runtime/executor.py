@@ -103,6 +103,7 @@ class SyncExecutor:
         clock: Clock = time.time,
         max_parallel_writes: int = 16,
         max_wait_slice: float = 5.0,
+        settle: float = 0.1,
     ) -> None:
         self.job = job
         self.client = client
@@ -111,6 +112,7 @@ class SyncExecutor:
         self.clock = clock
         self._writes = anyio.CapacityLimiter(max_parallel_writes)
         self._max_wait_slice = max_wait_slice
+        self._settle = settle
         self._extra_live: dict[ObjectRef, dict[str, Any]] = {}
         #: Dry-runs answered from the live cache (the object already matched).
         self.dry_runs_spared = 0
@@ -122,6 +124,7 @@ class SyncExecutor:
     async def run(self, progress: Progress | None = None) -> Verdict:
         progress = progress or Progress.start(self.clock())
         await self._fetch_unknown_desired()
+        reported: tuple[Progress, Running] | None = None
         while True:
             decision = decide(self._input(progress))
             if not isinstance(decision, Batch):
@@ -134,7 +137,10 @@ class SyncExecutor:
             else:
                 results = await self._run_batch(decision.actions)
                 progress = decision.record(results, self.clock())
-            await self.journal.progress(progress, decision.status)
+            if reported != (progress, decision.status):
+                # A wait woken by an object that is still not ready changes neither.
+                await self.journal.progress(progress, decision.status)
+                reported = (progress, decision.status)
 
     def _input(self, progress: Progress) -> SyncInput:
         return SyncInput(
@@ -165,6 +171,17 @@ class SyncExecutor:
         for ref in self._gone:
             live.pop(ref, None)
         return live
+
+    def _live_one(self, ref: ObjectRef) -> Obj | None:
+        """``self._live().get(ref)`` without building the whole map (once per action)."""
+        if ref in self._gone:
+            return None
+        cached = self.cache.get(ref)
+        if cached is not None:
+            if ref in self._extra_live:
+                self._extra_live[ref] = cached
+            return cached
+        return self._extra_live.get(ref)
 
     async def _fetch_unknown_desired(self) -> None:
         """Desired objects the cache cannot know (not labelled yet, or kind not listed).
@@ -241,6 +258,10 @@ class SyncExecutor:
             delay = self._max_wait_slice if wake_at is None else wake_at - self.clock()
             with anyio.move_on_after(max(0.0, min(delay, self._max_wait_slice))):
                 await changed.wait()
+                # Objects rolling out change in bursts (a Deployment's status, then its
+                # ReplicaSet's, then its pods'): look once the burst has passed rather
+                # than plan again after every event of it.
+                await anyio.sleep(self._settle)
         finally:
             unsubscribe()
 
@@ -316,7 +337,7 @@ class SyncExecutor:
         if action.mode == "replace":
             result = await self.client.replace(action.body, dry_run=True)
             return action.succeeded_with(result)
-        live = self._live().get(action.ref)
+        live = self._live_one(action.ref)
         if live is not None and (
             live_mismatch(action.ref, action.body, live, self.job.options.ignore_differences)
             is None
@@ -330,9 +351,9 @@ class SyncExecutor:
         return action.succeeded_with(result)
 
     async def _apply(self, action: Apply) -> tuple[ActionResult, ResourceRow]:
-        existed = self._live().get(action.ref) is not None
+        existed = self._live_one(action.ref) is not None
         if action.replace and action.force and existed:
-            live = self._live()[action.ref]
+            live = self._live_one(action.ref) or {}
             await self.client.delete(
                 _api_version(live, action.body),
                 action.ref,
@@ -351,7 +372,7 @@ class SyncExecutor:
         return action.succeeded(), ResourceRow(action.ref, verb, str(action.phase), action.wave)
 
     async def _prune(self, action: Prune) -> tuple[ActionResult, ResourceRow]:
-        live = self._live().get(action.ref)
+        live = self._live_one(action.ref)
         api_version = _api_version(live, None) or _guess_api_version(action.ref)
         await self.client.delete(
             api_version, action.ref, uid=action.uid or None, propagation=action.propagation
@@ -365,7 +386,7 @@ class SyncExecutor:
         return action.succeeded(), ResourceRow(action.ref, "hook", str(action.phase), action.wave)
 
     async def _delete_hook(self, action: DeleteHook) -> tuple[ActionResult, ResourceRow]:
-        live = self._live().get(action.ref)
+        live = self._live_one(action.ref)
         await self._release(action.ref)
         api_version = _api_version(live, None) or _guess_api_version(action.ref)
         await self.client.delete(api_version, action.ref, uid=action.uid or None)
@@ -377,7 +398,7 @@ class SyncExecutor:
     async def _release(self, ref: ObjectRef) -> None:
         """Remove fleet's hook finalizer, guarded by resourceVersion against lost updates."""
         for _attempt in range(5):
-            live = self._live().get(ref)
+            live = self._live_one(ref)
             if live is None:
                 live = await self.client.get(_guess_api_version(ref), ref)
                 if live is None:

@@ -776,10 +776,14 @@ class _Journal:
         self.worker = worker
         self.sync_id = sync_id
         self.applied_at: datetime | None = None
+        self._saved: Progress | None = None
 
     async def progress(self, progress: Progress, status: Running) -> None:
         self.worker.status.step = status.message or f"{status.phase} wave {status.wave}"
+        if progress == self._saved:
+            return  # most waits end with nothing new to remember: no write
         await self.worker.ctx.store.save_progress(self.sync_id, json.loads(progress.to_json()))
+        self._saved = progress
 
     async def resources(self, rows: Sequence[ResourceRow]) -> None:
         results = []
