@@ -217,8 +217,6 @@ class Daemon:
         assert self._ctx is not None
         assert self._rollouts is not None
         settings = self.settings
-        discovery_dir = settings.state_dir / "discovery"
-        discovery_dir.mkdir(parents=True, exist_ok=True)
         old_config = self.config if self._started else None
         # Workers: one per (app, targeted cluster); those no longer wanted go first, while
         # their cluster connection still exists (deletionPolicy: delete needs it).
@@ -244,7 +242,6 @@ class Daemon:
                 await runtime.client.close()
             client = await ClusterClient.connect(
                 endpoint_of(cluster),
-                discovery_cache=discovery_dir / f"{cluster.name}.json",
                 limits=Limits(
                     qps=settings.cluster_qps,
                     burst=settings.cluster_burst,

@@ -54,7 +54,7 @@ async def test_a_rollout_reports_each_change_of_progress_once(tmp_path: Path) ->
     async with SimFleet.start(tmp_path / "sim", names=["one"], ready_delay=0.5) as sim:
         endpoint = ClusterEndpoint("one", kubeconfig=sim.kubeconfig_path, context="one")
         async with (
-            await ClusterClient.connect(endpoint, discovery_cache=tmp_path / "d.json") as client,
+            await ClusterClient.connect(endpoint) as client,
             anyio.create_task_group() as tasks,
         ):
             runtime = ClusterRuntime(client, tasks)

@@ -1,12 +1,10 @@
 """One cluster's API, as the runtime needs it: apply, dry-run, get, list, delete, watch.
 
-Built on kubernetes_asyncio: its ApiClient for auth, TLS and HTTP, and its
-DynamicClient's lazy discovery to map apiVersion/kind to a resource path (with a cache
-file per cluster, because the library's default cache file is keyed by host only and
-two simulated clusters on 127.0.0.1 would share it). Every write is server-side apply
-with field manager ``fleet``. Every request has a timeout (aiohttp's default is none),
-goes through the cluster's token bucket, and is reported to an optional observer
-(metrics and traces hook in there).
+Built on kubernetes_asyncio's ApiClient for auth, TLS and HTTP; kinds are mapped to
+resource paths by reading only the group-versions in use (fleet.adapters.kube.discovery).
+Every write is server-side apply with field manager ``fleet``. Every request has a
+timeout (aiohttp's default is none), goes through the cluster's token bucket, and is
+reported to an optional observer (metrics and traces hook in there).
 """
 
 from __future__ import annotations
@@ -14,16 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import anyio
 from kubernetes_asyncio import client as kube_client
-from kubernetes_asyncio.dynamic import DynamicClient
-from kubernetes_asyncio.dynamic.exceptions import ResourceNotFoundError
 
 from fleet.adapters.kube.connection import ClusterEndpoint, new_api_client
+from fleet.adapters.kube.discovery import ResourceInfo, group_version_path, served_kinds
 from fleet.adapters.kube.errors import KindNotServed, KubeError, from_response
 from fleet.adapters.kube.ratelimit import TokenBucket
 from fleet.model.refs import ObjectRef
@@ -31,27 +27,6 @@ from fleet.model.tracking import FIELD_MANAGER
 
 #: (cluster, verb, status code, seconds) after every request; status 0 = unreachable.
 RequestObserver = Callable[[str, str, int, float], None]
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceInfo:
-    """Where a kind is served on one cluster."""
-
-    api_version: str
-    kind: str
-    plural: str
-    namespaced: bool
-
-    def path(self, namespace: str = "", name: str = "") -> str:
-        base = (
-            f"/api/{self.api_version}"
-            if "/" not in self.api_version
-            else (f"/apis/{self.api_version}")
-        )
-        if self.namespaced and namespace:
-            base += f"/namespaces/{namespace}"
-        base += f"/{self.plural}"
-        return f"{base}/{name}" if name else base
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,34 +45,30 @@ class ClusterClient:
         self,
         endpoint: ClusterEndpoint,
         api: kube_client.ApiClient,
-        dynamic: DynamicClient,
         limits: Limits,
         observer: RequestObserver | None,
     ) -> None:
         self.endpoint = endpoint
         self.name = endpoint.name
         self._api = api
-        self._dynamic = dynamic
         self._limits = limits
         self._bucket = TokenBucket(limits.qps, limits.burst)
         self._slots = anyio.Semaphore(limits.connections)
         self._observer = observer
-        self._resources: dict[tuple[str, str], ResourceInfo] = {}
-        self._discovered = False
+        #: apiVersion -> kind -> resource, for the group-versions read so far.
+        self._served: dict[str, dict[str, ResourceInfo]] = {}
 
     @classmethod
     async def connect(
         cls,
         endpoint: ClusterEndpoint,
         *,
-        discovery_cache: Path,
         limits: Limits | None = None,
         observer: RequestObserver | None = None,
     ) -> ClusterClient:
-        """Build the client; discovery is lazy, so an unreachable cluster still connects."""
+        """Build the client; no request is made, so an unreachable cluster still connects."""
         api = await new_api_client(endpoint)
-        dynamic = DynamicClient(api, cache_file=str(discovery_cache))
-        return cls(endpoint, api, dynamic, limits or Limits(), observer)
+        return cls(endpoint, api, limits or Limits(), observer)
 
     async def close(self) -> None:
         await self._api.close()
@@ -111,44 +82,34 @@ class ClusterClient:
     # -- discovery -------------------------------------------------------------------
 
     async def resource(self, api_version: str, kind: str) -> ResourceInfo:
-        """Where ``kind`` of ``api_version`` is served; raises KindNotServed."""
-        key = (api_version, kind)
-        cached = self._resources.get(key)
-        if cached is not None:
-            return cached
-        try:
-            await self._ensure_discovery()
-            found = await self._dynamic.resources.get(api_version=api_version, kind=kind)
-        except ResourceNotFoundError:
-            raise KindNotServed(self.name, api_version, kind) from None
-        except (aiohttp.ClientError, OSError, TimeoutError) as error:
-            raise KubeError(self.name, 0, "Unreachable", _transport_message(error)) from None
-        except kube_client.ApiException as error:
-            raise from_response(self.name, error.status, error.body, error.headers) from None
-        except (TypeError, KeyError, AttributeError, ValueError) as error:
-            # kubernetes_asyncio's discovery takes an error answer (401 Unauthorized, 403)
-            # for a list of API groups and trips over it: ask plainly for the real answer.
-            await self._request("GET", "/apis")
-            raise KubeError(
-                self.name, 0, "DiscoveryFailed", f"API discovery failed: {error}"
-            ) from None
-        info = ResourceInfo(api_version, kind, str(found.name), bool(found.namespaced))
-        self._resources[key] = info
+        """Where ``kind`` of ``api_version`` is served; raises KindNotServed.
+
+        A kind missing from the cached list is asked for again before it is called
+        missing: a CRD may have added it since (misses are never cached).
+        """
+        served = self._served.get(api_version)
+        if served is None or kind not in served:
+            served = await self._read_group_version(api_version)
+        info = served.get(kind)
+        if info is None:
+            raise KindNotServed(self.name, api_version, kind)
         return info
 
-    async def _ensure_discovery(self) -> None:
-        # DynamicClient discovers on first use through ``await``; doing it here keeps
-        # connect() free of network I/O, so a down cluster does not fail construction.
-        if not self._discovered:
-            with anyio.fail_after(self._limits.request_timeout):
-                await self._dynamic
-            self._discovered = True
+    async def _read_group_version(self, api_version: str) -> dict[str, ResourceInfo]:
+        try:
+            resource_list = await self._request("GET", group_version_path(api_version))
+        except KubeError as error:
+            if error.status == 404:
+                self._served.pop(api_version, None)
+                return {}
+            raise
+        served = served_kinds(api_version, resource_list)
+        self._served[api_version] = served
+        return served
 
     async def refresh_discovery(self) -> None:
         """Forget what is served (after CRDs changed)."""
-        self._resources.clear()
-        if self._discovered:
-            await self._dynamic.resources.invalidate_cache()
+        self._served.clear()
 
     # -- reads -------------------------------------------------------------------------
 

@@ -39,7 +39,6 @@ async def client(sim: SimFleet, tmp_path: Path) -> AsyncIterator[ClusterClient]:
     endpoint = ClusterEndpoint("one", kubeconfig=sim.kubeconfig_path, context="one")
     client = await ClusterClient.connect(
         endpoint,
-        discovery_cache=tmp_path / "discovery.json",
         observer=lambda cluster, verb, status, seconds: calls.append((verb, status)),
     )
     client.calls = calls  # type: ignore[attr-defined]
@@ -110,6 +109,52 @@ async def test_a_kind_the_cluster_does_not_serve(client: ClusterClient) -> None:
         await client.resource("example.com/v1", "Widget")
 
 
+async def test_discovery_reads_only_the_group_versions_in_use(client: ClusterClient) -> None:
+    await client.resource("v1", "ConfigMap")
+    await client.resource("v1", "Secret")
+    await client.resource("apps/v1", "Deployment")
+    await client.resource("apps/v1", "StatefulSet")
+    info = await client.resource("apps/v1", "Deployment")
+    assert (info.plural, info.namespaced) == ("deployments", True)
+    assert info.path("web", "api") == "/apis/apps/v1/namespaces/web/deployments/api"
+    namespace = await client.resource("v1", "Namespace")
+    assert (namespace.namespaced, namespace.path(name="web")) == (False, "/api/v1/namespaces/web")
+    calls = client.calls  # type: ignore[attr-defined]
+    assert calls == [("get", 200), ("get", 200)], "one read per group-version"
+
+
+async def test_a_kind_added_by_a_crd_is_found_without_a_refresh(client: ClusterClient) -> None:
+    with pytest.raises(KindNotServed):
+        await client.resource("example.com/v1", "Widget")
+    crd = {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com"},
+        "spec": {
+            "group": "example.com",
+            "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [
+                {
+                    "name": "v1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object"}},
+                }
+            ],
+        },
+    }
+    await client.apply(crd)
+    with anyio.fail_after(5):
+        while True:
+            try:
+                info = await client.resource("example.com/v1", "Widget")
+                break
+            except KindNotServed:
+                await anyio.sleep(0.05)
+    assert info.path("default", "w") == "/apis/example.com/v1/namespaces/default/widgets/w"
+
+
 async def test_merge_patch_and_create(client: ClusterClient) -> None:
     job = {
         "apiVersion": "v1",
@@ -130,7 +175,8 @@ async def test_requests_are_reported_with_their_verbs(client: ClusterClient) -> 
     await client.get("v1", REF)
     await client.list_objects("v1", "ConfigMap")
     calls = client.calls  # type: ignore[attr-defined]
-    assert calls == [("patch", 201), ("get", 200), ("list", 200)]
+    # First the discovery of v1 (GET /api/v1), once.
+    assert calls == [("get", 200), ("patch", 201), ("get", 200), ("list", 200)]
 
 
 async def test_a_down_cluster_is_unreachable_and_comes_back(
@@ -152,9 +198,7 @@ async def test_a_wrong_token_is_a_clear_401(sim: SimFleet, tmp_path: Path) -> No
     token = tmp_path / "token"
     token.write_text("wrong\n")
     endpoint = ClusterEndpoint("one", server=cluster.url, ca_file=cluster.ca_file, token_file=token)
-    async with await ClusterClient.connect(
-        endpoint, discovery_cache=tmp_path / "d.json", limits=Limits(request_timeout=5)
-    ) as client:
+    async with await ClusterClient.connect(endpoint, limits=Limits(request_timeout=5)) as client:
         with pytest.raises(KubeError) as caught:
             await client.get("v1", REF)
     assert caught.value.status == 401
@@ -165,7 +209,7 @@ async def test_a_rotated_token_file_is_read_again(sim: SimFleet, tmp_path: Path)
     token = tmp_path / "token"
     token.write_text("wrong\n")
     endpoint = ClusterEndpoint("one", server=cluster.url, ca_file=cluster.ca_file, token_file=token)
-    async with await ClusterClient.connect(endpoint, discovery_cache=tmp_path / "d.json") as c:
+    async with await ClusterClient.connect(endpoint) as c:
         with pytest.raises(KubeError):
             await c.get("v1", REF)
         token.write_text(cluster.token + "\n")

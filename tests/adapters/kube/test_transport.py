@@ -85,9 +85,7 @@ def _endpoint(sim: SimFleet) -> ClusterEndpoint:
 @pytest.mark.anyio
 async def test_watches_of_many_kinds_leave_room_for_requests(sim: SimFleet, tmp_path: Path) -> None:
     limits = Limits(connections=2, request_timeout=5)
-    async with await ClusterClient.connect(
-        _endpoint(sim), discovery_cache=tmp_path / "d.json", limits=limits
-    ) as client:
+    async with await ClusterClient.connect(_endpoint(sim), limits=limits) as client:
 
         async def follow(api_version: str, kind: str) -> None:
             async for _ in client.watch(api_version, kind, resource_version="0"):
@@ -104,9 +102,7 @@ async def test_watches_of_many_kinds_leave_room_for_requests(sim: SimFleet, tmp_
 
 @pytest.mark.anyio
 async def test_requests_in_flight_are_capped_per_cluster(sim: SimFleet, tmp_path: Path) -> None:
-    async with await ClusterClient.connect(
-        _endpoint(sim), discovery_cache=tmp_path / "d.json", limits=Limits(connections=2)
-    ) as client:
+    async with await ClusterClient.connect(_endpoint(sim), limits=Limits(connections=2)) as client:
         await client.get("v1", REF)  # discovery, before the clock starts
         sim.clusters["one"].faults.latency = 0.2
         started = anyio.current_time()
@@ -125,14 +121,12 @@ async def test_the_proxy_is_decided_when_the_client_is_built(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # nothing listens: refused
     async with await ClusterClient.connect(
-        _endpoint(sim), discovery_cache=tmp_path / "d.json", limits=Limits(request_timeout=5)
+        _endpoint(sim), limits=Limits(request_timeout=5)
     ) as proxied:
         with pytest.raises(KubeError) as caught:
             await proxied.get("v1", REF)
         assert caught.value.unreachable
     monkeypatch.delenv("HTTPS_PROXY")
-    async with await ClusterClient.connect(
-        _endpoint(sim), discovery_cache=tmp_path / "e.json"
-    ) as direct:
+    async with await ClusterClient.connect(_endpoint(sim)) as direct:
         monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # too late to matter
         assert await direct.get("v1", REF) is None
