@@ -42,10 +42,11 @@ class ClusterRuntime:
         client: ClusterClient,
         tasks: TaskGroup,
         watch_settings: WatchSettings | None = None,
+        kept_managers: frozenset[str] = frozenset(),
     ) -> None:
         self.name = client.name
         self.client = client
-        self.cache = LiveCache(client.name)
+        self.cache = LiveCache(client.name, kept_managers)
         self._tasks = tasks
         self._watch_settings = watch_settings or WatchSettings()
         self._kinds: dict[tuple[str, str], anyio.CancelScope] = {}

@@ -229,11 +229,16 @@ class Daemon:
             slot.scope.cancel()
             slot.worker.unsubscribe()
             await self._app_left(slot.worker, config)
-        # Clusters: keep those whose definition did not change.
+        # Clusters: keep those whose definition did not change. A manager newly named by
+        # ignoreDifferences needs the managedFields the caches dropped: list them again.
+        managers = _managers_named(config)
         for cluster in config.clusters:
             runtime = self.clusters.get(cluster.name)
-            unchanged = old_config is not None and _same(
-                old_config, config, "cluster", cluster.name
+            unchanged = (
+                old_config is not None
+                and _same(old_config, config, "cluster", cluster.name)
+                and runtime is not None
+                and managers <= runtime.cache.kept_managers
             )
             if runtime is not None and unchanged:
                 continue
@@ -249,7 +254,7 @@ class Daemon:
                 ),
                 observer=self.telemetry.observe_request,
             )
-            runtime = ClusterRuntime(client, self._tasks)
+            runtime = ClusterRuntime(client, self._tasks, kept_managers=managers)
             runtime.on_reachability(self._reachability)
             self.clusters[cluster.name] = runtime
         for name in [n for n in self.clusters if n not in {c.name for c in config.clusters}]:
@@ -621,6 +626,16 @@ async def _diff_of(worker: Worker, key: bytes) -> JSON:
         "revision": worker.status.target_revision,
         "objects": items,
     }
+
+
+def _managers_named(config: FleetConfig) -> frozenset[str]:
+    """Field managers whose fields some app's ignoreDifferences leaves alone."""
+    return frozenset(
+        manager
+        for app in config.apps
+        for rule in app.ignore_differences
+        for manager in rule.managed_fields_managers
+    )
 
 
 def _same(old: FleetConfig, new: FleetConfig, what: str, name: str) -> bool:

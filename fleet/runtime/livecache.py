@@ -4,6 +4,10 @@ The cache holds every object carrying fleet's app label, by reference, as the la
 or watch event showed it. The reconcilers read live state from here instead of asking
 the API server, which is what makes an idle fleet cost no requests at all. Listeners
 hear which app's object changed, so drift wakes exactly the worker that owns it.
+
+``managedFields`` are dropped on the way in, but for the entries of managers that some
+app's ignoreDifferences names: they are about half of a Deployment's size and nothing
+else reads them, and a hundred clusters' caches are most of the daemon's memory.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ def _app_of(obj: Mapping[str, Any]) -> str:
 class LiveCache:
     """Managed objects of one cluster; ``synced(kind)`` says a kind has been listed."""
 
-    def __init__(self, cluster: str) -> None:
+    def __init__(self, cluster: str, kept_managers: frozenset[str] = frozenset()) -> None:
         self.cluster = cluster
+        self.kept_managers = kept_managers
         self._objects: dict[ObjectRef, dict[str, Any]] = {}
         self._listed: set[tuple[str, str]] = set()
         self._listeners: list[ChangeListener] = []
@@ -59,7 +64,7 @@ class LiveCache:
         fresh: dict[ObjectRef, dict[str, Any]] = {}
         for item in items:
             ref = ObjectRef.of(item)
-            fresh[ObjectRef(group, kind, ref.namespace, ref.name)] = item
+            fresh[ObjectRef(group, kind, ref.namespace, ref.name)] = self._slim(item)
         old = {r: o for r, o in self._objects.items() if (r.group, r.kind) == (group, kind)}
         for ref, obj in old.items():
             if ref not in fresh:
@@ -90,12 +95,27 @@ class LiveCache:
             self._objects.pop(ref, None)
             app = _app_of(obj) or (_app_of(before) if before else "")
         else:
-            self._objects[ref] = obj
+            self._objects[ref] = self._slim(obj)
             app = _app_of(obj)
             if before is not None and _app_of(before) != app:
                 # The label moved to another app (or was removed): tell the old owner too.
                 self._emit(_app_of(before), ref, "DELETED")
         self._emit(app, ref, event_type)
+
+    def _slim(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """``obj`` without the managedFields entries no app asks for (a shallow copy)."""
+        meta = obj.get("metadata")
+        if not isinstance(meta, dict) or "managedFields" not in meta:
+            return obj
+        kept = [
+            entry
+            for entry in meta["managedFields"] or []
+            if isinstance(entry, dict) and entry.get("manager") in self.kept_managers
+        ]
+        slim_meta = {k: v for k, v in meta.items() if k != "managedFields"}
+        if kept:
+            slim_meta["managedFields"] = kept
+        return {**obj, "metadata": slim_meta}
 
     def _emit(self, app: str, ref: ObjectRef, event_type: str) -> None:
         if not app:

@@ -150,3 +150,35 @@ async def test_without_self_heal_drift_shows_out_of_sync_and_the_diff_says_why(
         assert sync["trigger"] == "manual"
         assert await replicas(w, target) == want
         await daemon.wait_converged(w.names, w.seed_sha)
+
+
+async def test_fields_owned_by_an_ignored_manager_are_left_alone(
+    clusters: list[ClusterHandle], tmp_path: Path
+) -> None:
+    """ignoreDifferences by manager: an autoscaler's replicas are not drift.
+
+    The live cache drops managedFields but for the managers such a rule names, so the
+    rule must still hold for drift found in the cache.
+    """
+    ignore = [{"group": "apps", "kind": "Deployment", "managedFieldsManagers": ["autoscaler"]}]
+    async with world(clusters, tmp_path) as w:
+        daemon = await w.daemon(w.config(ignoreDifferences=ignore))
+        await daemon.wait_converged(w.names, w.seed_sha)
+        target = w.names[0]
+        want = REPLICAS[w.env_of(target)]
+        syncs_before = await daemon.last_sync_id()
+        await w.kubes[target].apps.patch_namespaced_deployment(
+            "web", w.namespace, {"spec": {"replicas": want + 3}}, field_manager="autoscaler"
+        )
+        await anyio.sleep(HEAL_WITHIN)
+        assert await replicas(w, target) == want + 3, "the autoscaler's change stays"
+        assert (await daemon.status_of(target))["sync"] == "Synced"
+        assert [s for s in await daemon.history() if s["id"] > syncs_before] == []
+
+        # The same change by anyone else is drift, and is undone.
+        await w.kubes[target].scale(w.namespace, "web", want + 5)
+
+        async def healed() -> bool:
+            return await replicas(w, target) == want
+
+        await eventually(healed, timeout=HEAL_WITHIN + 5, what="the scale undone")

@@ -87,3 +87,41 @@ async def test_wait_listed_returns_once_every_kind_is_listed() -> None:
         cache.replace_kind("apps", "Deployment", [])
         with anyio.fail_after(1):
             await done.wait()
+
+
+def with_managers(name: str, *managers: str) -> dict[str, Any]:
+    body = obj(name)
+    body["metadata"]["managedFields"] = [
+        {"manager": m, "operation": "Apply", "fieldsType": "FieldsV1", "fieldsV1": {"f:data": {}}}
+        for m in managers
+    ]
+    return body
+
+
+KEPT = [
+    # (managers the config names, managers on the object, managers cached)
+    (frozenset(), ("fleet", "kube-controller-manager"), None),
+    (frozenset({"hpa"}), ("fleet", "kube-controller-manager"), None),
+    (frozenset({"hpa"}), ("fleet", "hpa"), ["hpa"]),
+    (frozenset({"hpa", "fleet"}), ("fleet", "hpa", "other"), ["fleet", "hpa"]),
+    (frozenset({"hpa"}), (), None),
+]
+
+
+@pytest.mark.parametrize(("kept", "on_object", "cached"), KEPT)
+async def test_only_managed_fields_of_named_managers_are_kept(
+    kept: frozenset[str], on_object: tuple[str, ...], cached: list[str] | None
+) -> None:
+    cache = LiveCache("dev", kept_managers=kept)
+    listed = with_managers("a", *on_object)
+    watched = with_managers("b", *on_object)
+    cache.replace_kind("", "ConfigMap", [listed])
+    cache.apply_event("", "ConfigMap", "ADDED", watched)
+    for name, original in (("a", listed), ("b", watched)):
+        entry = cache.get(ref(name))
+        assert entry is not None
+        managers = [m["manager"] for m in entry["metadata"].get("managedFields", [])] or None
+        assert managers == cached
+        assert entry["metadata"]["name"] == name
+        # The object handed in (an apply's answer, say) is left as it was.
+        assert len(original["metadata"]["managedFields"]) == len(on_object)
