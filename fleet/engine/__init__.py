@@ -43,7 +43,7 @@ from fleet.engine.health import app_health, assess
 from fleet.engine.options import SyncOptions, Timeouts
 from fleet.engine.ordering import apply_order
 from fleet.engine.plan import decide
-from fleet.engine.prepare import Reason, SyncInput
+from fleet.engine.prepare import PlanMemo, Reason, SyncInput
 from fleet.engine.progress import ActionRecord, Failure, Progress
 from fleet.engine.prune import extraneous, rebuild_inventory
 from fleet.engine.retry import ApiError, RetryPolicy, backoff_delay, decide_retry, is_retryable
@@ -65,6 +65,7 @@ __all__ = [
     "Failure",
     "ObjectDiff",
     "Phase",
+    "PlanMemo",
     "Progress",
     "Prune",
     "Reason",

@@ -123,8 +123,9 @@ def live_mismatch(
     if live is None:
         return Mismatch(("",))
     selected = rules_for(ref, rules)
-    want = apply_ignores(normalize(applied), selected, live)
-    have = apply_ignores(normalize(live), selected, live)
+    # Ignore rules cut fields out in place: only then must the copies be deep.
+    want = apply_ignores(normalize(applied, deep=bool(selected)), selected, live)
+    have = apply_ignores(normalize(live, deep=bool(selected)), selected, live)
     found: list[str] = []
     _walk(want, have, "", found, limit)
     return Mismatch(tuple(found)) if found else None

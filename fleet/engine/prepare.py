@@ -76,6 +76,8 @@ class SyncInput:
     #: wave order, PostDelete hooks (fleet.engine.deletion). ``desired`` is the last
     #: render, read for its deletion hooks only.
     deleting: bool = False
+    #: Where this sync's ordered plan is kept between calls (see PlanMemo); speed only.
+    memo: PlanMemo | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,11 +184,36 @@ class _DesiredPlan:
     writes: tuple[SyncTask, ...] = ()
 
 
-#: The last few desired plans. Manifests are immutable, so a plan found for the very same
-#: manifest objects (compared by identity) is the plan that would be computed again: the
-#: memo changes how fast the engine answers, never what it answers.
-_MEMO: list[_DesiredPlan] = []
-_MEMO_SIZE = 4
+class PlanMemo:
+    """The last few desired plans (parsed, checked and ordered manifests).
+
+    Manifests are immutable, so a plan found for the very same manifest objects
+    (compared by identity) is the plan that would be computed again: the memo changes how
+    fast the engine answers, never what it answers. A caller running many syncs at once
+    gives each its own memo (``SyncInput.memo``); one shared memo would be thrashed.
+    """
+
+    def __init__(self, size: int = 2) -> None:
+        self._size = size
+        self._plans: list[_DesiredPlan] = []
+
+    def find(self, identity: tuple[Any, ...], desired: Sequence[Manifest]) -> _DesiredPlan | None:
+        for plan in self._plans:
+            if (
+                plan.identity == identity
+                and len(plan.manifests) == len(desired)
+                and all(map(operator.is_, plan.manifests, desired))
+            ):
+                return plan
+        return None
+
+    def keep(self, plan: _DesiredPlan) -> None:
+        self._plans.insert(0, plan)
+        del self._plans[self._size :]
+
+
+#: For callers that pass no memo of their own (tests, one-off plans).
+_SHARED_MEMO = PlanMemo(size=4)
 
 
 def _desired_plan(inp: SyncInput, namespace_task: SyncTask | None) -> _DesiredPlan:
@@ -196,17 +223,11 @@ def _desired_plan(inp: SyncInput, namespace_task: SyncTask | None) -> _DesiredPl
         inp.progress.started_at,
         namespace_task.ref if namespace_task else None,
     )
-    desired = inp.desired
-    for plan in _MEMO:
-        if (
-            plan.identity == identity
-            and len(plan.manifests) == len(desired)
-            and all(map(operator.is_, plan.manifests, desired))
-        ):
-            return plan
-    plan = _plan_desired(inp, namespace_task, identity)
-    _MEMO.insert(0, plan)
-    del _MEMO[_MEMO_SIZE:]
+    memo = inp.memo if inp.memo is not None else _SHARED_MEMO
+    plan = memo.find(identity, inp.desired)
+    if plan is None:
+        plan = _plan_desired(inp, namespace_task, identity)
+        memo.keep(plan)
     return plan
 
 

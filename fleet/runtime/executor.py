@@ -33,6 +33,7 @@ from fleet.engine import (
     CreateHook,
     DeleteHook,
     DryRun,
+    PlanMemo,
     Progress,
     Prune,
     ReleaseHook,
@@ -118,6 +119,7 @@ class SyncExecutor:
         self.dry_runs_spared = 0
         self._gone: set[ObjectRef] = set()
         self._spans = telemetry.current().steps(job.app, job.cluster)
+        self._memo = PlanMemo()
 
     # -- the loop --------------------------------------------------------------------
 
@@ -154,6 +156,7 @@ class SyncExecutor:
             now=self.clock(),
             render_error=self.job.render_error,
             deleting=self.job.deleting,
+            memo=self._memo,
         )
 
     def _live(self) -> dict[ObjectRef, Obj]:

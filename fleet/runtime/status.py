@@ -6,7 +6,7 @@ including what history cannot know yet (a sync in progress, its current step).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -39,7 +39,10 @@ class AppClusterStatus:
     updated_at: datetime = field(default_factory=utc_now)
 
     def as_json(self) -> dict[str, Any]:
-        data = asdict(self)
+        # Field by field rather than dataclasses.asdict, which deep-copies recursively:
+        # a status poll of a large fleet builds one of these per app and cluster.
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["out_of_sync"] = list(self.out_of_sync)
         for key in ("updated_at", "last_finished_at"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()

@@ -23,6 +23,7 @@ from fleet.engine import (
     DeleteHook,
     DryRun,
     Failed,
+    PlanMemo,
     Progress,
     Prune,
     ReleaseHook,
@@ -270,6 +271,7 @@ def run_sync(
     render_error: str | None = None,
     deleting: bool = False,
     on_decide: Callable[[SyncInput, Any], None] | None = None,
+    memo: PlanMemo | None = None,
 ) -> Trace:
     """Drive a whole sync against the fake cluster; waits advance time by ticks."""
     options = options or SyncOptions()
@@ -288,6 +290,7 @@ def run_sync(
             now,
             render_error,
             deleting,
+            memo,
         )
         decision = decide(inp)
         if on_decide is not None:

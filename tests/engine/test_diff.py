@@ -394,3 +394,48 @@ def test_remove_pointer(doc: Any, pointer: str, expected: Any) -> None:
 
     remove_pointer(doc, pointer_parts(pointer))
     assert doc == expected
+
+
+NORMALIZE_CASES = [
+    {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": "web",
+            "uid": "u",
+            "resourceVersion": "7",
+            "managedFields": [{"manager": "fleet"}],
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": "{}"},
+            "labels": {},
+        },
+        "spec": {"replicas": 2, "template": {"spec": {"containers": [{"name": "a"}]}}},
+        "status": {"readyReplicas": 2},
+    },
+    {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "s", "annotations": {"keep": "me"}},
+        "data": {"a": base64.b64encode(b"one").decode()},
+        "stringData": {"b": "two"},
+    },
+    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": None, "data": {"x": "1"}},
+    {"apiVersion": "v1", "kind": "ConfigMap", "data": {"x": "1"}},
+]
+
+
+@pytest.mark.parametrize("obj", NORMALIZE_CASES)
+def test_normalize_shallow_and_deep_agree_and_leave_the_input_alone(obj: dict[str, Any]) -> None:
+    before = copy.deepcopy(obj)
+    deep = normalize(obj, b"k")
+    shallow = normalize(obj, b"k", deep=False)
+    assert deep == shallow
+    assert obj == before
+    assert "status" not in deep
+    meta = deep.get("metadata") or {}
+    assert not {"uid", "resourceVersion", "managedFields"} & set(meta)
+    assert "kubectl.kubernetes.io/last-applied-configuration" not in meta.get("annotations", {})
+    assert "labels" not in meta, "empty labels are dropped"
+    if "spec" in obj:
+        assert shallow["spec"] is obj["spec"], "shallow shares what it does not change"
+        assert deep["spec"] is not obj["spec"]
+        assert deep["spec"] == obj["spec"]

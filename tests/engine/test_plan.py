@@ -13,6 +13,7 @@ from fleet.engine import (
     Batch,
     CreateHook,
     Failed,
+    PlanMemo,
     Progress,
     Reason,
     RetryPolicy,
@@ -957,3 +958,53 @@ def test_a_crash_after_creating_a_hook_does_not_run_it_twice() -> None:
     assert isinstance(resumed, Batch)
     assert resumed.is_wait, resumed.actions
     assert cluster.writes.count("create Job/migrate-abc1234-presync-1000") == 1
+
+
+def _memo_app() -> list[Manifest]:
+    hook = body(
+        "Job", "migrate", annotations={"argocd.argoproj.io/hook": "PreSync"}, spec={"template": {}}
+    )
+    return manifests(hook, deployment("api", wave=0), deployment("worker", wave=1))
+
+
+def test_a_memo_of_its_own_changes_no_answer() -> None:
+    desired = _memo_app()
+    plain = run_sync(desired, FakeCluster())
+    memoized = run_sync(desired, FakeCluster(), memo=PlanMemo())
+    assert memoized.lines == plain.lines
+    assert type(memoized.verdict) is type(plain.verdict) is Succeeded
+
+
+def test_syncs_that_interleave_keep_their_plans_in_their_own_memos(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Eight syncs of one revision (as on eight clusters) decided in turn, three times."""
+    import fleet.engine.prepare as prepare
+
+    made: list[object] = []
+    real = prepare._plan_desired
+
+    def counting(*args: Any) -> Any:
+        made.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(prepare, "_plan_desired", counting)
+    desired = _memo_app()
+    syncs = [
+        SyncInput(
+            "web",
+            "abc1234def",
+            desired,
+            {},
+            frozenset(),
+            SyncOptions(),
+            Progress.start(1000.0 + index),
+            1000.0 + index,
+            memo=PlanMemo(),
+        )
+        for index in range(8)
+    ]
+    for _ in range(3):
+        answers = [decide(sync) for sync in syncs]
+        assert all(isinstance(answer, Batch) for answer in answers)
+    assert len(made) == 8, "one plan per sync, made once"

@@ -63,10 +63,15 @@ def comparable(
     live: Mapping[str, Any] | None,
     secret_key: bytes = b"",
 ) -> dict[str, Any] | None:
-    """``obj`` normalised with the ignore rules that select ``ref`` applied."""
+    """``obj`` normalised with the ignore rules that select ``ref`` applied.
+
+    The result shares unchanged parts with ``obj`` when no rule selects ``ref``: do not
+    mutate it.
+    """
     if obj is None:
         return None
-    return apply_ignores(normalize(obj, secret_key), rules_for(ref, rules), live)
+    selected = rules_for(ref, rules)
+    return apply_ignores(normalize(obj, secret_key, deep=bool(selected)), selected, live)
 
 
 def compare(

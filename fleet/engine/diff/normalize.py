@@ -55,20 +55,32 @@ def mask_secret(obj: dict[str, Any], key: bytes = b"") -> None:
         obj["data"] = {name: secret_digest(value, key) for name, value in sorted(data.items())}
 
 
-def normalize(obj: Mapping[str, Any], secret_key: bytes = b"") -> dict[str, Any]:
-    """A deep copy without status and write bookkeeping; Secret values as digests."""
-    out = copy.deepcopy(dict(obj))
-    out.pop("status", None)
-    meta = out.get("metadata")
-    if isinstance(meta, dict):
-        for key in _METADATA_NOISE:
-            meta.pop(key, None)
-        annotations = meta.get("annotations")
-        if isinstance(annotations, dict):
-            annotations.pop(LAST_APPLIED, None)
+def normalize(
+    obj: Mapping[str, Any], secret_key: bytes = b"", *, deep: bool = True
+) -> dict[str, Any]:
+    """A copy without status and write bookkeeping; Secret values as digests.
+
+    The status and managedFields, most of a live workload, are left out before copying
+    rather than copied and dropped. ``deep=False`` shares everything below the top level
+    and the metadata with ``obj``: for callers that only read the result.
+    """
+    clone = copy.deepcopy if deep else _same
+    out = {k: clone(v) for k, v in obj.items() if k not in ("status", "metadata")}
+    meta = obj.get("metadata")
+    if isinstance(meta, Mapping):
+        out["metadata"] = slim = {k: clone(v) for k, v in meta.items() if k not in _METADATA_NOISE}
+        annotations = slim.get("annotations")
+        if isinstance(annotations, Mapping) and LAST_APPLIED in annotations:
+            slim["annotations"] = {k: v for k, v in annotations.items() if k != LAST_APPLIED}
         for key in ("annotations", "labels"):
-            if not meta.get(key):
-                meta.pop(key, None)
+            if not slim.get(key):
+                slim.pop(key, None)
+    elif "metadata" in obj:
+        out["metadata"] = clone(meta)
     if is_secret(out):
         mask_secret(out, secret_key)
     return out
+
+
+def _same(value: Any) -> Any:
+    return value
