@@ -35,8 +35,9 @@ CONTROLLERS_USER_AGENT = "fleet-sim-controllers/1"
 
 def bypass_proxy_for_loopback() -> None:
     """Keep loopback out of any proxy: kubernetes_asyncio's aiohttp session trusts the
-    environment's HTTP(S)_PROXY, which would send the controllers' requests to
-    127.0.0.1 through it."""
+    environment's HTTP(S)_PROXY, which would send other in-process clients' requests
+    to 127.0.0.1 (tests, the demo) through it. The controllers' own sessions ignore the
+    environment (see :meth:`SimFleet.internal_api_client`)."""
     for variable in ("NO_PROXY", "no_proxy"):
         hosts = [h for h in os.environ.get(variable, "").split(",") if h]
         missing = [h for h in ("127.0.0.1", "localhost") if h not in hosts]
@@ -85,9 +86,16 @@ class SimFleet:
             config_file=str(self.clusters[name].kubeconfig_path), context=name, persist_config=False
         )
 
-    def internal_api_client(self, name: str) -> Any:
+    async def internal_api_client(self, name: str) -> Any:
         """An ApiClient over the cluster's loopback plain-HTTP listener (see
-        :attr:`SimCluster.internal_url`), as the in-process controllers use."""
+        :attr:`SimCluster.internal_url`), as the in-process controllers use (caller
+        closes it).
+
+        Its aiohttp session does not trust the environment: kubernetes_asyncio's does,
+        which costs every request a netrc read and a proxy lookup in a worker thread,
+        and a loopback listener in our own process never sits behind a proxy.
+        """
+        import aiohttp
         from kubernetes_asyncio import client
 
         cluster = self.clusters[name]
@@ -96,7 +104,15 @@ class SimFleet:
         # Unused over plain HTTP, but the client builds an SSL context anyway: from the
         # fleet's one-certificate CA file it costs nothing, from the system store ~0.8 MiB.
         configuration.ssl_ca_cert = str(cluster.ca_file)
-        return client.ApiClient(configuration)
+        api_client = client.ApiClient(configuration)
+        rest = api_client.rest_client
+        await rest.pool_manager.close()
+        rest.pool_manager = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=configuration.connection_pool_maxsize),
+            trust_env=False,
+            read_bufsize=2**21,  # as kubernetes_asyncio's: whole objects in watch events
+        )
+        return api_client
 
     @classmethod
     @asynccontextmanager
@@ -157,7 +173,7 @@ class SimFleet:
 
         bypass_proxy_for_loopback()
 
-        clients = [self.internal_api_client(name) for name in self.clusters]
+        clients = [await self.internal_api_client(name) for name in self.clusters]
         for api_client in clients:
             # Told apart from other clients in the request counters (fleet.sim.counters).
             api_client.user_agent = CONTROLLERS_USER_AGENT

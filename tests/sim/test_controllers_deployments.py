@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -440,3 +441,28 @@ def test_replicaset_min_ready_seconds_delays_availability() -> None:
     assert plan.requeue_after <= 5.5
     world.settle(6)
     assert world.get("ReplicaSet", "rs")["status"]["availableReplicas"] == 2
+
+
+class _CheckedWorld(World):
+    """A world whose controllers must leave the objects they are given alone: they
+    copy only what they change and share the rest with the cache."""
+
+    def plan_for(self, kind: str, obj: Obj) -> Any:
+        before = json.dumps(self.objects_snapshot())
+        plan = super().plan_for(kind, obj)
+        assert json.dumps(self.objects_snapshot()) == before, f"{kind} sync changed its inputs"
+        return plan
+
+    def objects_snapshot(self) -> list[Obj]:
+        return [o for kind in ("Deployment", "ReplicaSet", "Pod") for o in self.of_kind(kind)]
+
+
+def test_syncs_never_change_the_objects_they_read() -> None:
+    world = _CheckedWorld(ready_delay=0.5)
+    world.create("Deployment", deployment(replicas=2))
+    world.settle(3)
+    world.update("Deployment", "web", set_image("nginx:2"))
+    world.settle(10)
+    world.update("Deployment", "web", set_image("nginx:1"))
+    world.settle(10)
+    assert world.get("Deployment", "web")["status"]["updatedReplicas"] == 2

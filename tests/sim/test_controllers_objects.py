@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from fleet.sim.controllers.kube import _without_managed_fields
 from fleet.sim.controllers.markers import (
     READY_DELAY_ANNOTATION,
     failing_containers,
@@ -15,12 +17,15 @@ from fleet.sim.controllers.markers import (
 )
 from fleet.sim.controllers.objects import (
     Obj,
+    copy_object,
     parse_time,
     rfc3339,
     scaled_value,
     selector_matches,
     set_condition,
     template_hash,
+    with_status,
+    without_labels,
     without_zeros,
 )
 
@@ -89,6 +94,82 @@ def test_template_hash_is_stable_safe_and_ignores_its_own_label() -> None:
     changed = {"metadata": template["metadata"], "spec": {"containers": [{"image": "b"}]}}
     assert template_hash(changed) != first
     assert template_hash(template, collision_count=1) != first
+
+
+@pytest.mark.parametrize(
+    ("template", "collisions", "expected"),
+    [
+        (
+            {
+                "metadata": {
+                    "labels": {
+                        "app": "web",
+                        "pod-template-hash": "x",
+                        "controller-revision-hash": "y",
+                    },
+                    "annotations": {"a": "b"},
+                },
+                "spec": {"containers": [{"name": "c", "image": "nginx:1"}]},
+            },
+            0,
+            "89484f9f4",
+        ),
+        (
+            {
+                "metadata": {"labels": {"app": "web", "pod-template-hash": "z"}},
+                "spec": {"containers": []},
+            },
+            2,
+            "59c5c6d88f",
+        ),
+        ({"spec": {}}, 0, "598ccc4dcd"),
+    ],
+)
+def test_template_hash_values_stay_and_leave_the_template_alone(
+    template: Obj, collisions: int, expected: str
+) -> None:
+    """The names of ReplicaSets and pods made by earlier versions stay the same."""
+    before = json.dumps(template)
+    assert template_hash(template, collisions) == expected
+    assert json.dumps(template) == before
+
+
+def test_copies_to_write_back_share_nothing_they_could_change() -> None:
+    managed = [{"manager": "m", "fieldsV1": {"f:spec": {}}}]
+    obj: Obj = {
+        "metadata": {"name": "a", "labels": {"x": "1"}, "managedFields": managed},
+        "spec": {"list": [{"a": 1}]},
+        "status": {"old": True},
+    }
+    copied = copy_object(obj)
+    copied["metadata"]["labels"]["x"] = "2"
+    copied["spec"]["list"][0]["a"] = 2
+    written = with_status(obj, {"new": {"n": 1}})
+    written["metadata"]["labels"]["y"] = "3"
+    assert obj["metadata"]["labels"] == {"x": "1"}
+    assert obj["spec"] == {"list": [{"a": 1}]}
+    assert written["status"] == {"new": {"n": 1}}
+    assert copied["metadata"]["managedFields"] == managed
+    assert "status" not in copy_object(obj, status=False)
+
+
+def test_without_labels_leaves_the_template_alone() -> None:
+    template: Obj = {"metadata": {"labels": {"a": "1", "b": "2"}, "name": "n"}, "spec": {}}
+    assert without_labels(template, ("a",)) == {
+        "metadata": {"labels": {"b": "2"}, "name": "n"},
+        "spec": {},
+    }
+    assert template["metadata"]["labels"] == {"a": "1", "b": "2"}
+    assert without_labels({"spec": {}}, ("a",)) == {"spec": {}}
+
+
+def test_updates_are_sent_without_managed_fields() -> None:
+    """A server keeps the stored ones when an update has none: sending them costs only."""
+    obj: Obj = {"metadata": {"name": "a", "managedFields": [{}]}, "spec": {}}
+    assert _without_managed_fields(obj) == {"metadata": {"name": "a"}, "spec": {}}
+    assert obj["metadata"]["managedFields"] == [{}]
+    bare: Obj = {"metadata": {"name": "a"}}
+    assert _without_managed_fields(bare) is bare
 
 
 def test_time_round_trip_is_whole_seconds_utc() -> None:

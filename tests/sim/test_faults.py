@@ -71,7 +71,7 @@ async def test_down_refuses_connections_and_up_serves_again_on_the_same_port(sim
     sim.cluster.faults.down()
     with pytest.raises(aiohttp.ClientConnectorError):
         await sim.core.list_namespace()
-    async with sim.fleet.internal_api_client("sim-1") as internal:
+    async with await sim.fleet.internal_api_client("sim-1") as internal:
         with pytest.raises(aiohttp.ClientConnectorError):
             await client.CoreV1Api(internal).list_namespace()
     sim.cluster.faults.up()
@@ -79,7 +79,7 @@ async def test_down_refuses_connections_and_up_serves_again_on_the_same_port(sim
         namespaces = await sim.core.list_namespace()
     assert namespaces.items
     assert sim.cluster.port == port
-    async with sim.fleet.internal_api_client("sim-1") as internal:
+    async with await sim.fleet.internal_api_client("sim-1") as internal:
         assert (await client.CoreV1Api(internal).list_namespace()).items
 
 

@@ -127,3 +127,24 @@ def test_fieldset_from_object_owns_leaves_items_and_map_entries_not_structs() ->
             '.spec.template.spec.containers[name="c"].name',
         ]
     )
+
+
+def test_decoded_sets_are_cached_and_every_encoding_is_a_fresh_object() -> None:
+    fields = {"f:data": {".": {}, "f:b": {}, "f:a": {}}, "f:metadata": {"f:labels": {"f:x": {}}}}
+    first = FieldSet.from_fields_v1(fields)
+    again = FieldSet.from_fields_v1(json.loads(json.dumps(fields)))
+    assert again == first
+    written = first.to_fields_v1()
+    # Normalised as if never cached: entries sorted, "." first.
+    assert json.dumps(written) == json.dumps(
+        {"f:data": {".": {}, "f:a": {}, "f:b": {}}, "f:metadata": {"f:labels": {"f:x": {}}}}
+    )
+    written["f:data"]["f:c"] = {}
+    assert "f:c" not in again.to_fields_v1()["f:data"]
+    assert FieldSet.from_fields_v1(written) != first
+
+
+def test_malformed_fields_v1_is_refused_every_time() -> None:
+    for _ in range(2):
+        with pytest.raises(ValueError, match="invalid path element"):
+            FieldSet.from_fields_v1({"f:a": {"x:b": {}}})

@@ -12,7 +12,6 @@ progress estimate.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from fleet.sim.controllers.objects import (
     Obj,
     condition,
     generation_of,
+    json_copy,
     name_of,
     parse_time,
     remove_condition,
@@ -83,7 +83,7 @@ def deployment_status(
         "availableReplicas": available,
         "unavailableReplicas": max(sum(spec_replicas(rs) for rs in rss) - available, 0),
     }
-    conds = copy.deepcopy(conditions)
+    conds = json_copy(conditions)
     if available >= desired - max_unavailable:
         set_condition(
             conds,

@@ -11,7 +11,6 @@ made since the last sync, timing out after ``progressDeadlineSeconds``.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -34,6 +33,7 @@ from fleet.sim.controllers.objects import (
     annotations_of,
     condition,
     is_deleting,
+    json_copy,
     name_of,
     namespace_of,
     owner_reference,
@@ -41,6 +41,7 @@ from fleet.sim.controllers.objects import (
     set_condition,
     template_hash,
     with_status,
+    without_labels,
 )
 from fleet.sim.controllers.replicasets import desired_replicas
 
@@ -58,11 +59,7 @@ def revision_of(rs: Mapping[str, Any]) -> int:
 
 
 def _template_without_hash(template: Mapping[str, Any]) -> Obj:
-    body = copy.deepcopy(dict(template))
-    labels = (body.get("metadata") or {}).get("labels")
-    if isinstance(labels, dict):
-        labels.pop(POD_TEMPLATE_HASH, None)
-    return body
+    return without_labels(template, (POD_TEMPLATE_HASH,))
 
 
 def _oldest_first(rss: Sequence[Obj]) -> list[Obj]:
@@ -141,10 +138,10 @@ def new_replicaset(deployment: Mapping[str, Any], replicas: int, revision: int) 
     """The ReplicaSet a Deployment creates for its current pod template."""
     spec = deployment.get("spec") or {}
     collisions = int((deployment.get("status") or {}).get("collisionCount") or 0)
-    template = copy.deepcopy(dict(spec.get("template") or {}))
+    template = json_copy(dict(spec.get("template") or {}))
     pod_hash = template_hash(template, collisions)
     template.setdefault("metadata", {}).setdefault("labels", {})[POD_TEMPLATE_HASH] = pod_hash
-    selector = copy.deepcopy(dict(spec.get("selector") or {}))
+    selector = json_copy(dict(spec.get("selector") or {}))
     selector.setdefault("matchLabels", {})[POD_TEMPLATE_HASH] = pod_hash
     surge, _ = rollout_limits(deployment)
     desired = desired_replicas(deployment)
@@ -196,12 +193,12 @@ def reconcile_deployment(
         return plan
     spec = deployment.get("spec") or {}
     old_status: Mapping[str, Any] = deployment.get("status") or {}
-    conditions: list[Obj] = copy.deepcopy(list(old_status.get("conditions") or []))
+    conditions: list[Obj] = json_copy(list(old_status.get("conditions") or []))
     collisions = int(old_status.get("collisionCount") or 0)
     deadline = progress_deadline(deployment)
     paused = bool(spec.get("paused"))
     desired = desired_replicas(deployment)
-    working = [copy.deepcopy(rs) for rs in rss]
+    working = [_writable(rs) for rs in rss]
     new, olds = split_replicasets(deployment, working)
     changed: set[str] = set()
 
@@ -305,6 +302,19 @@ def reconcile_deployment(
             plan.add(Delete("ReplicaSet", namespace_of(rs), name_of(rs)))
     recheck_for_deadline(plan, status, deadline, now)
     return plan
+
+
+def _writable(rs: Obj) -> Obj:
+    """A copy of ``rs`` whose ``spec`` and annotations a sync may change (all it
+    changes); the rest is shared with the cache and only read. A deep copy of every
+    ReplicaSet on every sync cost more than the rest of the sync."""
+    metadata = dict(rs.get("metadata") or {})
+    if isinstance(metadata.get("annotations"), dict):
+        metadata["annotations"] = dict(metadata["annotations"])
+    out = {**rs, "metadata": metadata}
+    if isinstance(rs.get("spec"), dict):
+        out["spec"] = dict(rs["spec"])
+    return out
 
 
 def _mark_desired(rs: Obj, deployment: Mapping[str, Any]) -> None:

@@ -12,7 +12,6 @@ Indexed Jobs give each pod its completion index; ``successPolicy`` and
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +24,7 @@ from fleet.sim.controllers.objects import (
     condition,
     condition_true,
     is_deleting,
+    json_copy,
     name_of,
     namespace_of,
     parse_time,
@@ -84,7 +84,7 @@ def parse_indexes(text: str) -> set[int]:
 
 
 def _job_pod(job: Mapping[str, Any], index: int | None) -> Obj:
-    template = copy.deepcopy(dict((job.get("spec") or {}).get("template") or {}))
+    template = json_copy(dict((job.get("spec") or {}).get("template") or {}))
     labels = {
         "batch.kubernetes.io/controller-uid": uid_of(job),
         "batch.kubernetes.io/job-name": name_of(job),
@@ -144,7 +144,7 @@ def reconcile_job(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]], now
         return plan
     spec = job.get("spec") or {}
     old: Mapping[str, Any] = job.get("status") or {}
-    conds: list[Obj] = copy.deepcopy(list(old.get("conditions") or []))
+    conds: list[Obj] = json_copy(list(old.get("conditions") or []))
     counts = tally(job, pods)
     status: Obj = {k: v for k, v in old.items() if k in ("startTime", "completionTime")}
 

@@ -88,6 +88,16 @@ async def _json(response: aiohttp.ClientResponse) -> Obj:
     return parsed if isinstance(parsed, dict) else {}
 
 
+def _without_managed_fields(obj: Obj) -> Obj:
+    """``obj`` to send in an update: an API server keeps the stored ``managedFields``
+    when an update has none, so they would only cost encoding and decoding (they are
+    often most of the object)."""
+    metadata = obj.get("metadata")
+    if not isinstance(metadata, dict) or "managedFields" not in metadata:
+        return obj
+    return {**obj, "metadata": {k: v for k, v in metadata.items() if k != "managedFields"}}
+
+
 class KubeAccess:
     """List, watch and write the kinds in :data:`RESOURCES` through one ApiClient."""
 
@@ -181,6 +191,7 @@ class KubeAccess:
     async def replace(self, res: Resource, obj: Obj, manager: str, *, status: bool = False) -> Obj:
         suffix = "_status" if status else ""
         method = self._method(res, "replace", "ns", suffix)
+        obj = _without_managed_fields(obj)
         args: tuple[Any, ...] = (
             (name_of(obj), namespace_of(obj), obj) if res.namespaced else (name_of(obj), obj)
         )

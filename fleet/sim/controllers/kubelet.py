@@ -14,7 +14,6 @@ only on change.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from fleet.sim.controllers.objects import (
     Obj,
     condition,
     is_deleting,
+    json_copy,
     name_of,
     namespace_of,
     rfc3339,
@@ -134,7 +134,7 @@ def reconcile_pod(
 
 def pod_status(pod: Mapping[str, Any], stage: Stage, now: datetime, node: str) -> Obj:
     """The full pod status for ``stage``, keeping fields this code does not own."""
-    old: Obj = copy.deepcopy(dict(pod.get("status") or {}))
+    old: Obj = json_copy(dict(pod.get("status") or {}))
     spec = pod.get("spec") or {}
     stamp = rfc3339(now)
     alive = stage.name in ("starting", "running", "crashloop")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -11,6 +10,7 @@ from fleet.sim.controllers.objects import (
     Obj,
     condition,
     is_deleting,
+    json_copy,
     owner_reference,
     parse_time,
 )
@@ -104,7 +104,7 @@ def pod_from_template(
         metadata["generateName"] = generate_name or f"{(owner.get('metadata') or {})['name']}-"
     if tmeta.get("finalizers"):
         metadata["finalizers"] = list(tmeta["finalizers"])
-    spec = copy.deepcopy(dict(template.get("spec") or {}))
+    spec = json_copy(dict(template.get("spec") or {}))
     if node_name:
         spec["nodeName"] = node_name
     return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -189,11 +190,7 @@ class Controllers:
             return reconcile_replicaset(obj, pods, now)
         if kind == "Deployment":
             sets = self.stores["ReplicaSet"]
-            foreign = {
-                name_of(rs)
-                for rs in sets.in_namespace(ns)
-                if (controller_ref(rs) or {}).get("uid") != uid
-            }
+            foreign = _ForeignNames(sets, ns, uid)
             return reconcile_deployment(obj, sets.owned_by(uid), now, foreign_names=foreign)
         if kind == "StatefulSet":
             claims = {name_of(c) for c in self.stores["PersistentVolumeClaim"].in_namespace(ns)}
@@ -306,6 +303,34 @@ class Controllers:
         except ApiError as exc:
             if exc.status != 404:
                 raise
+
+
+class _ForeignNames(Collection[str]):
+    """Names of the ReplicaSets in a namespace that a Deployment does not control,
+    listed only when asked: a Deployment sync needs them only to name a new
+    ReplicaSet, and listing them on every sync costs as much as the rest of it."""
+
+    def __init__(self, sets: Store, namespace: str, owner_uid: str) -> None:
+        self._sets, self._namespace, self._owner_uid = sets, namespace, owner_uid
+        self._names: set[str] | None = None
+
+    def _listed(self) -> set[str]:
+        if self._names is None:
+            self._names = {
+                name_of(rs)
+                for rs in self._sets.in_namespace(self._namespace)
+                if (controller_ref(rs) or {}).get("uid") != self._owner_uid
+            }
+        return self._names
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._listed()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._listed())
+
+    def __len__(self) -> int:
+        return len(self._listed())
 
 
 async def run_controllers(

@@ -13,7 +13,6 @@ ControllerRevision objects, so a pod is always recreated from the current templa
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
@@ -24,6 +23,7 @@ from fleet.sim.controllers.objects import (
     Obj,
     generation_of,
     is_deleting,
+    json_copy,
     labels_of,
     name_of,
     namespace_of,
@@ -71,7 +71,7 @@ def _healthy(pod: Mapping[str, Any]) -> bool:
 def _new_pod(sts: Mapping[str, Any], ordinal: int, revision: str) -> Obj:
     spec = sts.get("spec") or {}
     name = f"{name_of(sts)}-{ordinal}"
-    template = copy.deepcopy(dict(spec.get("template") or {}))
+    template = json_copy(dict(spec.get("template") or {}))
     pod_spec = template.setdefault("spec", {})
     pod_spec["hostname"] = name
     if spec.get("serviceName"):
@@ -115,7 +115,7 @@ def _new_claims(sts: Mapping[str, Any], ordinal: int, existing: Collection[str])
                 "apiVersion": "v1",
                 "kind": "PersistentVolumeClaim",
                 "metadata": {"name": name, "namespace": namespace_of(sts), "labels": labels},
-                "spec": copy.deepcopy(dict(template.get("spec") or {})),
+                "spec": json_copy(dict(template.get("spec") or {})),
             }
         )
     return claims

@@ -9,7 +9,6 @@ class's volumeBindingMode. A claim that names a volume itself is marked Bound as
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,6 +16,7 @@ from fleet.sim.controllers.actions import Create, Plan, Replace, ReplaceStatus
 from fleet.sim.controllers.objects import (
     Obj,
     is_deleting,
+    json_copy,
     name_of,
     namespace_of,
     uid_of,
@@ -78,7 +78,7 @@ def reconcile_claim(claim: Mapping[str, Any]) -> Plan:
     volume = spec.get("volumeName")
     if not volume:
         plan.add(Create("PersistentVolume", volume_for(claim), status={"phase": "Bound"}))
-        bound = copy.deepcopy(dict(claim))
+        bound = json_copy(dict(claim))
         bound["spec"]["volumeName"] = volume_name_for(claim)
         annotations = bound["metadata"].setdefault("annotations", {})
         annotations.update(BIND_ANNOTATIONS)

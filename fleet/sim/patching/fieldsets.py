@@ -13,7 +13,10 @@ is ``{}``, and a member that also has owned children carries a ``".": {}`` entry
 are written in structured-merge-diff's order (fields, then keys, then values, then
 indices; each sorted), which is the order a kube-apiserver writes them in.
 
-Sets are built once and then treated as immutable: the algebra returns new sets.
+Sets are built once and then treated as immutable: the algebra returns new sets. That
+is what lets the ``fieldsV1`` codec cache: every write decodes and re-encodes each
+manager's set, and most of them are the same sets again and again (see
+:meth:`FieldSet.from_fields_v1` and :meth:`FieldSet.to_fields_v1`).
 """
 
 from __future__ import annotations
@@ -105,7 +108,7 @@ def render_path(path: Iterable[PathElement]) -> str:
 class FieldSet:
     """An immutable-by-convention set of field paths (see the module docstring)."""
 
-    __slots__ = ("children", "members")
+    __slots__ = ("_fields_v1", "children", "members")
 
     def __init__(
         self,
@@ -114,6 +117,8 @@ class FieldSet:
     ) -> None:
         self.members: set[PathElement] = set(members)
         self.children: dict[PathElement, FieldSet] = children if children is not None else {}
+        #: The ``fieldsV1`` JSON text, once :meth:`to_fields_v1` has been asked for it.
+        self._fields_v1: str | None = None
 
     # -- building -------------------------------------------------------------------
 
@@ -171,51 +176,85 @@ class FieldSet:
         return "FieldSet(" + ", ".join(render_path(p) for p in self.paths()) + ")"
 
     # -- algebra --------------------------------------------------------------------
+    #
+    # Each operation returns ``self`` (or ``other``) when the result would equal it, so
+    # that a manager's set untouched by a write stays the same object, and its cached
+    # ``fieldsV1`` text is reused when the write is encoded.
 
     def union(self, other: FieldSet) -> FieldSet:
-        children = dict(self.children)
+        if other is self or other.empty():
+            return self
+        if self.empty():
+            return other
+        children: dict[PathElement, FieldSet] | None = None
         for element, child in other.children.items():
-            mine = children.get(element)
-            children[element] = child if mine is None else mine.union(child)
-        return FieldSet(self.members | other.members, children)
+            mine = self.children.get(element)
+            both = child if mine is None else mine.union(child)
+            if both is not mine:
+                if children is None:
+                    children = dict(self.children)
+                children[element] = both
+        if children is None and other.members <= self.members:
+            return self
+        return FieldSet(self.members | other.members, children or dict(self.children))
 
     def intersection(self, other: FieldSet) -> FieldSet:
         children: dict[PathElement, FieldSet] = {}
+        kept_all = True
         for element, child in self.children.items():
             theirs = other.children.get(element)
-            if theirs is not None:
-                both = child.intersection(theirs)
-                if not both.empty():
-                    children[element] = both
+            both = child.intersection(theirs) if theirs is not None else None
+            if both is not None and not both.empty():
+                children[element] = both
+            kept_all = kept_all and both is child
+        if kept_all and self.members <= other.members:
+            return self
         return FieldSet(self.members & other.members, children)
 
     def difference(self, other: FieldSet) -> FieldSet:
         """Paths in ``self`` and not in ``other`` (children of removed members stay)."""
         children: dict[PathElement, FieldSet] = {}
+        kept_all = True
         for element, child in self.children.items():
             theirs = other.children.get(element)
             rest = child if theirs is None else child.difference(theirs)
             if not rest.empty():
                 children[element] = rest
+            kept_all = kept_all and rest is child
+        if kept_all and self.members.isdisjoint(other.members):
+            return self
         return FieldSet(self.members - other.members, children)
 
     def recursive_difference(self, other: FieldSet) -> FieldSet:
         """Like :meth:`difference`, but a member of ``other`` also removes its subtree."""
         children: dict[PathElement, FieldSet] = {}
+        kept_all = True
         for element, child in self.children.items():
             if element in other.members:
+                kept_all = False
                 continue
             theirs = other.children.get(element)
             rest = child if theirs is None else child.recursive_difference(theirs)
             if not rest.empty():
                 children[element] = rest
+            kept_all = kept_all and rest is child
+        if kept_all and self.members.isdisjoint(other.members):
+            return self
         return FieldSet(self.members - other.members, children)
 
     # -- FieldsV1 -------------------------------------------------------------------
 
     def to_fields_v1(self) -> dict[str, Any]:
-        """The ``fieldsV1`` object of a ``managedFields`` entry."""
-        return self._emit(include_self=False)
+        """The ``fieldsV1`` object of a ``managedFields`` entry (a new one each time).
+
+        The text is kept on the set: decoding it again (C) is cheaper than walking the
+        set, and a set decoded from the cache below is usually encoded again unchanged.
+        Only call this once the set is built (it must not change afterwards).
+        """
+        if self._fields_v1 is None:
+            self._fields_v1 = json.dumps(self._emit(include_self=False), separators=(",", ":"))
+        result: dict[str, Any] = json.loads(self._fields_v1)
+        return result
 
     def _emit(self, include_self: bool) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -232,9 +271,19 @@ class FieldSet:
 
     @classmethod
     def from_fields_v1(cls, fields: Any) -> FieldSet:
-        """Parse a ``fieldsV1`` object; raises ``ValueError`` when it is malformed."""
-        out, _ = cls._read(fields, ())
-        return out
+        """Parse a ``fieldsV1`` object; raises ``ValueError`` when it is malformed.
+
+        The result may be shared with other callers (it is cached by the object's
+        JSON text): treat it as immutable, as every set.
+        """
+        try:
+            text = json.dumps(fields, separators=(",", ":"))
+        except (TypeError, ValueError):
+            text = None
+        if text is None:
+            out, _ = cls._read(fields, ())
+            return out
+        return _parsed_fields_v1(text)
 
     @classmethod
     def _read(cls, fields: Any, where: Path) -> tuple[FieldSet, bool]:
@@ -253,6 +302,16 @@ class FieldSet:
             if not child.empty():
                 out.children[key] = child
         return out, is_member
+
+
+PARSED_CACHE_SIZE = 1024
+"""How many parsed ``fieldsV1`` sets are kept: a few kilobytes each, so a few MiB."""
+
+
+@lru_cache(maxsize=PARSED_CACHE_SIZE)
+def _parsed_fields_v1(text: str) -> FieldSet:
+    out, _ = FieldSet._read(json.loads(text), ())
+    return out
 
 
 def _check_element(element: str, where: Path) -> None:

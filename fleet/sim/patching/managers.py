@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from fleet.sim.patching.fieldsets import FieldSet
@@ -74,8 +75,10 @@ def _go_json(value: dict[str, str]) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+@lru_cache(maxsize=1024)
 def manager_key(manager: str, operation: str, api_version: str, subresource: str = "") -> str:
-    """The identity of a manager, as the API server writes it."""
+    """The identity of a manager, as the API server writes it (cached: every write
+    names each of an object's managers again)."""
     ident = {"manager": manager or "unknown", "operation": operation}
     if operation == UPDATE and api_version:
         ident["apiVersion"] = api_version
@@ -129,7 +132,10 @@ def decode(entries: Any) -> Managed:
     return out
 
 
+@lru_cache(maxsize=1024)
 def _seconds(stamp: str | None) -> float:
+    """A timestamp in whole seconds (0 when absent or malformed); cached, as every
+    write sorts its managers by the same few timestamps."""
     if not stamp:
         return 0.0
     try:

@@ -64,20 +64,28 @@ def _present(value: Any) -> bool:
 
 
 def _walk_kind(node: Type, left: Any, right: Any) -> str:
-    """``"leaf"``, ``"map"`` or ``"list"``: how to walk this pair of values."""
+    """``"leaf"``, ``"map"`` or ``"list"``: how to walk this pair of values.
+
+    Written without temporary sets or generators: it runs for every node walked."""
+    left_present, right_present = _present(left), _present(right)
     if isinstance(node, Untyped):
-        shapes = {shape_of(node, v) for v in (left, right) if _present(v)}
-        if len(shapes) != 1:
+        left_shape = shape_of(node, left) if left_present else ""
+        right_shape = shape_of(node, right) if right_present else ""
+        if left_shape and right_shape and left_shape != right_shape:
             return "leaf"
-        shape = shapes.pop()
+        shape = left_shape or right_shape
+        if not shape:
+            return "leaf"
     else:
         shape = shape_of(node, None)
     if shape == "scalar" or is_atomic(node, [] if shape == "list" else {}):
         return "leaf"
     pytype = dict if shape == "map" else list
-    if any(_present(v) and not isinstance(v, pytype) for v in (left, right)):
+    if (left_present and not isinstance(left, pytype)) or (
+        right_present and not isinstance(right, pytype)
+    ):
         return "leaf"
-    if not any(_present(v) and len(v) > 0 for v in (left, right)):
+    if not ((left_present and len(left) > 0) or (right_present and len(right) > 0)):
         return "leaf"
     return shape
 
@@ -187,49 +195,96 @@ def merge(left: Any, right: Any, node: Type) -> Any:
 
 def compare(left: Any, right: Any, node: Type) -> Comparison:
     """What changed from ``left`` to ``right`` (both objects of type ``node``)."""
-    out = Comparison()
-    _compare(left, right, node, out)
-    return out
+    if _same(left, right):
+        return Comparison()
+    _state, below = _compare(left, right, node)
+    return below if below is not None else Comparison()
 
 
-def _compare(left: Any, right: Any, node: Type, out: Comparison) -> str:
+def _same(left: Any, right: Any) -> bool:
+    """Whether two values are equal as JSON, so that walking them would find nothing.
+
+    Most of a written object is unchanged (a status write leaves spec and metadata
+    alone), so this check before each walk saves most of it. Python's ``==`` runs in C
+    and decides most pairs; only when it says equal does :func:`_no_bool_for_number`
+    confirm (``==`` alone would take ``True`` for ``1``).
+    """
+    return left is not MISSING and left == right and _no_bool_for_number(left, right)
+
+
+def _no_bool_for_number(left: Any, right: Any) -> bool:
+    """Given ``left == right``, whether they are also equal as JSON (see
+    :func:`json_equal`): ``==`` differs where a boolean meets a number, and for a NaN,
+    which ``==`` on containers takes as equal to itself when it is the same object."""
+    if isinstance(left, dict):
+        pairs: Any = ((value, right[name]) for name, value in left.items())
+    elif isinstance(left, list):
+        pairs = zip(left, right, strict=True)
+    elif isinstance(left, bool) or isinstance(right, bool):
+        return isinstance(left, bool) and isinstance(right, bool)
+    else:
+        return bool(left == right)
+    for value, other in pairs:
+        if (type(value) is not type(other) or isinstance(value, dict | list | float)) and (
+            not _no_bool_for_number(value, other)
+        ):
+            return False
+    return True
+
+
+def _compare(left: Any, right: Any, node: Type) -> tuple[str, Comparison | None]:
+    """How the pair itself changed (``"added"``, ``"removed"``, ``"modified"`` or
+    ``""``) and the changes below it (``None`` for none: most pairs walked are leaves,
+    so the three sets of a :class:`Comparison` are made only when something is
+    recorded). Callers skip pairs that are :func:`_same` (nothing to record)."""
     left = _with_zero(node, left)
     right = _with_zero(node, right)
     kind = _walk_kind(node, left, right)
     if kind == "leaf":
         if left is MISSING:
-            return "added"
+            return "added", None
         if right is MISSING:
-            return "removed"
-        return "" if json_equal(left, right) else "modified"
+            return "removed", None
+        return ("" if json_equal(left, right) else "modified"), None
+    out: Comparison | None = None
     if kind == "map":
         lmap = left if isinstance(left, dict) else {}
         rmap = right if isinstance(right, dict) else {}
         for name in [*lmap, *(n for n in rmap if n not in lmap)]:
-            child = Comparison()
-            ctype = child_type(node, name)[0]
-            state = _compare(lmap.get(name, MISSING), rmap.get(name, MISSING), ctype, child)
-            _attach(out, field_element(name), state, child)
+            lvalue, rvalue = lmap.get(name, MISSING), rmap.get(name, MISSING)
+            if not _same(lvalue, rvalue):
+                state, below = _compare(lvalue, rvalue, child_type(node, name)[0])
+                out = _attach(out, field_element(name), state, below)
     else:
         itype = item_type(node)
         lorder, litems = _index(node, left)
         rorder, ritems = _index(node, right)
         for element in [*lorder, *(e for e in rorder if e not in litems)]:
-            child = Comparison()
             lvalue = litems[element][0] if element in litems else MISSING
             rvalue = ritems[element][0] if element in ritems else MISSING
-            _attach(out, element, _compare(lvalue, rvalue, itype, child), child)
+            if not _same(lvalue, rvalue):
+                state, below = _compare(lvalue, rvalue, itype)
+                out = _attach(out, element, state, below)
     if left is MISSING:
-        return "added"
+        return "added", out
     if right is MISSING:
-        return "removed"
-    return ""
+        return "removed", out
+    return "", out
 
 
-def _attach(out: Comparison, element: PathElement, state: str, child: Comparison) -> None:
+def _attach(
+    out: Comparison | None, element: PathElement, state: str, child: Comparison | None
+) -> Comparison | None:
+    """``out`` (made if needed) with ``element``'s own change and those below it."""
+    if not state and child is None:
+        return out
+    if out is None:
+        out = Comparison()
     if state:
         getattr(out, state).members.add(element)
-    for name in ("added", "modified", "removed"):
-        below: FieldSet = getattr(child, name)
-        if not below.empty():
-            getattr(out, name).children[element] = below
+    if child is not None:
+        for name in ("added", "modified", "removed"):
+            below: FieldSet = getattr(child, name)
+            if not below.empty():
+                getattr(out, name).children[element] = below
+    return out
