@@ -43,7 +43,7 @@ from bench.daemon_processes import (
     KUBECTL,
     DaemonProcess,
     Profiler,
-    SimProcess,
+    ShardedSim,
     requests_by,
 )
 from bench.daemon_repo import GitRepo, Mix, manifests, write_manifests
@@ -60,7 +60,7 @@ def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def fleet_config(path: Path, sim: SimProcess, repo: GitRepo) -> Path:
+def fleet_config(path: Path, sim: ShardedSim, repo: GitRepo) -> Path:
     clusters = "".join(
         f"  - {{name: {n}, kubeconfig: {sim.kubeconfig}, context: {n}}}\n" for n in sim.names
     )
@@ -121,7 +121,7 @@ def wait_synced_again(daemon: DaemonProcess, before: dict[str, Any], patience: f
 
 
 def run_daemon_phases(
-    figures: Figures, sim: SimProcess, repo: GitRepo, workdir: Path, args: argparse.Namespace
+    figures: Figures, sim: ShardedSim, repo: GitRepo, workdir: Path, args: argparse.Namespace
 ) -> None:
     n = figures.clusters
     sha1 = repo.commit(manifests(args.mix, 1, NAMESPACE, args.replicas), "bench: version 1")
@@ -143,8 +143,10 @@ def run_daemon_phases(
             args.profile.mkdir(parents=True, exist_ok=True)
             profilers = [
                 Profiler(daemon.process.pid, args.profile / f"update-{n}-daemon.txt"),
-                Profiler(sim.process.pid, args.profile / f"update-{n}-sim.txt"),
             ]
+            for index, pid in enumerate(sim.pids):
+                suffix = "" if len(sim.pids) == 1 else f"-{index}"
+                profilers.append(Profiler(pid, args.profile / f"update-{n}-sim{suffix}.txt"))
         before, cpu, sim_cpu = sim.requests(), daemon.usage(), sim.usage()
         daemon.push_webhook(repo.url, sha2)
         try:
@@ -191,7 +193,7 @@ def run_daemon_phases(
 
 
 def run_baseline(
-    figures: Figures, sim: SimProcess, workdir: Path, args: argparse.Namespace
+    figures: Figures, sim: ShardedSim, workdir: Path, args: argparse.Namespace
 ) -> None:
     missing = kubectl_missing()
     if missing:
@@ -225,7 +227,7 @@ def run_scale(clusters: int, root: Path, args: argparse.Namespace) -> Figures:
     workdir = root / f"{clusters}-clusters"
     workdir.mkdir(parents=True)
     say(f"{clusters} cluster(s) x {args.objects} objects")
-    sim = SimProcess(workdir / "sim", clusters, args.ready_delay)
+    sim = ShardedSim(workdir / "sim", clusters, args.ready_delay, args.sim_processes)
     try:
         figures.sim_start_s = sim.wait_ready(120.0 + clusters)
         repo = GitRepo(workdir / "git", f"apps/{APP}")
@@ -284,6 +286,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="KEY=VALUE",
         help="a daemon setting (repeatable)",
     )
+    parser.add_argument(
+        "--sim-processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help="split the simulated clusters over N processes (default 1)",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the kubectl baseline")
     parser.add_argument(
         "--quick", action="store_true", help="smoke check: 1 and 10 clusters, 10 s idle window"
@@ -331,7 +340,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"command: {command}")
     load.append(os.getloadavg()[0])
-    print(report(figures, str(args.mix), args.ready_delay, args.replicas, load, code))
+    print(
+        report(
+            figures,
+            str(args.mix),
+            args.ready_delay,
+            args.replicas,
+            load,
+            code,
+            args.sim_processes,
+        )
+    )
     if args.json:
         args.json.write_text(json.dumps([asdict(f) for f in figures], indent=2))
     return 0

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 #: The sim's request-counter names of clients that are not the daemon.
@@ -145,14 +147,21 @@ class Profiler:
 
 
 class SimProcess:
-    """``fleet sim up --clusters N`` in its own process."""
+    """``fleet sim up`` in its own process: ``names`` (or ``sim-1``..``sim-N``)."""
 
-    def __init__(self, directory: Path, clusters: int, ready_delay: float) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        clusters: int,
+        ready_delay: float,
+        names: list[str] | None = None,
+        log: Path | None = None,
+    ) -> None:
         self.directory = directory
-        self.clusters = clusters
-        self.names = [f"sim-{i}" for i in range(1, clusters + 1)]
-        self.log = directory.parent / "sim.log"
-        with self.log.open("wb") as log:
+        self.names = names or [f"sim-{i}" for i in range(1, clusters + 1)]
+        self.clusters = len(self.names)
+        self.log = log or directory.parent / "sim.log"
+        with self.log.open("wb") as out:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
@@ -160,18 +169,22 @@ class SimProcess:
                     "fleet",
                     "sim",
                     "up",
-                    "--clusters",
-                    str(clusters),
+                    "--names",
+                    ",".join(self.names),
                     "--dir",
                     str(directory),
                     "--ready-delay",
                     str(ready_delay),
                 ],
-                stdout=log,
+                stdout=out,
                 stderr=subprocess.STDOUT,
                 env=child_env(),
             )
         self._admin: dict[str, str] = {}
+
+    @property
+    def pids(self) -> list[int]:
+        return [self.process.pid]
 
     def wait_ready(self, patience: float) -> float:
         """Seconds until it serves (its log says so); raise if it dies or takes too long."""
@@ -202,6 +215,78 @@ class SimProcess:
 
     def stop(self) -> None:
         _stop(self.process, 20.0)
+
+
+class ShardedSim:
+    """The simulated clusters split over several ``fleet sim up`` processes.
+
+    One Python process serves its clusters on one core; with more cores than that, a
+    simulator in one process is the benchmark's floor rather than anything a client does.
+    Clusters are dealt round-robin; the kubeconfigs are merged into one, request counts
+    are joined (cluster names are disjoint) and CPU and memory are summed.
+    """
+
+    def __init__(self, directory: Path, clusters: int, ready_delay: float, shards: int) -> None:
+        self.directory = directory
+        self.names = [f"sim-{i}" for i in range(1, clusters + 1)]
+        self.clusters = clusters
+        self.log = directory.parent / "sim.log"
+        count = max(1, min(shards, clusters))
+        self.shards = [
+            SimProcess(
+                directory / f"shard-{index}",
+                0,
+                ready_delay,
+                names=self.names[index::count],
+                log=directory.parent / f"sim-{index}.log",
+            )
+            for index in range(count)
+        ]
+
+    @property
+    def pids(self) -> list[int]:
+        return [shard.process.pid for shard in self.shards]
+
+    def wait_ready(self, patience: float) -> float:
+        started = time.monotonic()
+        for shard in self.shards:
+            shard.wait_ready(max(1.0, patience - (time.monotonic() - started)))
+        self._merge_kubeconfigs()
+        return time.monotonic() - started
+
+    def _merge_kubeconfigs(self) -> None:
+        merged: dict[str, Any] = {"apiVersion": "v1", "kind": "Config", "preferences": {}}
+        for section in ("clusters", "users", "contexts"):
+            merged[section] = []
+        for shard in self.shards:
+            part = yaml.safe_load(shard.kubeconfig.read_text())
+            for section in ("clusters", "users", "contexts"):
+                merged[section] += part.get(section) or []
+        merged["current-context"] = self.names[0]
+        self.kubeconfig.write_text(yaml.safe_dump(merged, sort_keys=False))
+
+    @property
+    def kubeconfig(self) -> Path:
+        return self.directory / "kubeconfig"
+
+    def requests(self) -> dict[str, dict[str, dict[str, int]]]:
+        joined: dict[str, dict[str, dict[str, int]]] = {}
+        for shard in self.shards:
+            joined.update(shard.requests())
+        return joined
+
+    def usage(self) -> Usage:
+        parts = [shard.usage() for shard in self.shards]
+        return Usage(
+            sum(p.cpu_seconds for p in parts),
+            sum(p.rss_mib for p in parts),
+            sum(p.peak_rss_mib for p in parts),
+            sum(p.sockets for p in parts),
+        )
+
+    def stop(self) -> None:
+        for shard in self.shards:
+            shard.stop()
 
 
 def requests_by(

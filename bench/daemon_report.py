@@ -128,10 +128,12 @@ def report(
     replicas: int,
     load: Sequence[float],
     code: str,
+    sim_processes: int = 1,
 ) -> str:
     out = [
         f"fleet daemon benchmark: {mix} per cluster, "
-        f"{replicas} replica(s) per Deployment, simulated readiness delay {ready_delay:g}s",
+        f"{replicas} replica(s) per Deployment, simulated readiness delay {ready_delay:g}s, "
+        f"simulated clusters served by {sim_processes} process(es)",
         f"machine: {machine()}",
         f"code: {code}",
         f"load average (1 min) at start {load[0]:.1f}, at end {load[-1]:.1f}: times stretch "
