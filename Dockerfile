@@ -28,8 +28,8 @@ RUN python -m venv /opt/fleet \
     && /opt/fleet/bin/pip install --ignore-requires-python pykustomize==0.1.4
 
 FROM ${PYTHON_IMAGE}
-# git and openssh-client: ssh-keyscan to fill known_hosts, and git for diagnosing a
-# repository by hand inside the container (fleet itself fetches with libgit2).
+# git and openssh-client: ssh-keyscan to fill known_hosts, and git to compact the
+# mirrors now and then (`git gc --auto`; fleet itself fetches with libgit2).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
         git=1:2.39.5-0+deb12u3 \

@@ -8,26 +8,38 @@ it alike.
 
 A render is keyed by the commit's root tree id, so clusters (and commits) that share an
 overlay and values are rendered once (see fleet.adapters.render).
+
+The builder also remembers which exported trees are still wanted (each source's latest
+fetch, and the two latest trees rendered per app x cluster: the target and, usually, the
+revision it replaced, which a rollback or a diff reads again), so :meth:`upkeep` can prune
+the others and compact mirrors after fetches.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
+from anyio import to_thread
 
 from fleet.adapters.git import (
+    PACK_LIMIT,
+    RECENT_TREES,
     AsyncGitMirror,
+    Compaction,
     GitAuth,
     GitError,
     GitSetupError,
     GitSourceSpec,
     GitTimeouts,
+    Pruned,
     Revision,
     SignatureTrust,
+    TreeStore,
     redact_url,
 )
 from fleet.adapters.render import HelmOptions, Renderer, RenderError, RenderRequest
@@ -168,6 +180,14 @@ class DesiredStates:
     revisions: dict[str, Revision] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class Upkeep:
+    """What :meth:`DesiredStateBuilder.upkeep` did after a fetch."""
+
+    compaction: Compaction
+    pruned: Pruned
+
+
 class DesiredStateBuilder:
     """Fetches sources into mirrors under ``state_dir`` and renders apps for clusters."""
 
@@ -178,12 +198,21 @@ class DesiredStateBuilder:
         *,
         renderer: Renderer | None = None,
         timeouts: GitTimeouts | None = None,
+        recent_trees: int = RECENT_TREES,
+        pack_limit: int = PACK_LIMIT,
     ) -> None:
         self.config = config
         self.state_dir = state_dir
         self.renderer = renderer or Renderer()
         self.timeouts = timeouts
+        self.trees = TreeStore(state_dir / "trees")
+        self.recent_trees = recent_trees
+        self.pack_limit = pack_limit
         self._mirrors: dict[str, AsyncGitMirror] = {}
+        #: Tree of each source's latest fetch, and the latest two trees per app x cluster.
+        self._fetched: dict[str, str] = {}
+        self._rendered: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._prune_lock = anyio.Lock()
 
     async def __aenter__(self) -> DesiredStateBuilder:
         return self
@@ -205,7 +234,32 @@ class DesiredStateBuilder:
 
     async def fetch(self, source: Source) -> Revision:
         """Update the source's mirror; the revision its ref names now (signature checked)."""
-        return await self.mirror(source).fetch()
+        revision = await self.mirror(source).fetch()
+        self._fetched[source.name] = revision.tree
+        return revision
+
+    def wanted_trees(self) -> frozenset[str]:
+        """Exported trees a prune keeps whatever their age (see the module docstring)."""
+        rendered = (tree for trees in self._rendered.values() for tree in trees)
+        return frozenset([*self._fetched.values(), *rendered])
+
+    async def upkeep(self, source: Source) -> Upkeep:
+        """After a fetch: compact the source's mirror if due, and prune exported trees.
+
+        A tree being read by a render is never deleted, and one deleted is exported again
+        when a render needs it, so this can run at any time.
+        """
+        compaction = await self.mirror(source).compact(self.pack_limit)
+        async with self._prune_lock:
+            wanted = self.wanted_trees()
+            pruned = await to_thread.run_sync(self.trees.prune, wanted, self.recent_trees)
+        return Upkeep(compaction, pruned)
+
+    def _rendering(self, app: App, cluster: Cluster, tree: str) -> None:
+        key = (app.name, cluster.name)
+        latest = self._rendered.get(key, ())
+        if not latest or latest[0] != tree:
+            self._rendered[key] = (tree, *latest[:1])
 
     async def resolve(self, source: Source, rev_spec: str) -> Revision:
         """A revision of the (fetched) source by branch, tag or commit id."""
@@ -225,26 +279,31 @@ class DesiredStateBuilder:
             helm = app.helm_for(cluster)
         except TemplateError as exc:
             raise failure(str(exc)) from None
-        try:
-            root = await self.mirror(source).export_tree(revision.sha)
-        except GitError as exc:
-            raise failure(exc.detail) from None
-        request = RenderRequest(
-            root=root,
-            path=path,
-            renderer=app.renderer,
-            namespace=app.namespace,
-            helm=HelmOptions(
-                values_files=list(helm.values_files),
-                values=helm.values,
-                release_name=helm.release_name,
-            ),
-            content_key=revision.tree,
-        )
-        try:
-            result = await self.renderer.render(request)
-        except RenderError as exc:
-            raise failure(str(exc), exc.path) from None
+        async with AsyncExitStack() as stack:
+            try:
+                # Leased for the whole render: a prune meanwhile leaves this tree alone.
+                lease = await stack.enter_async_context(
+                    self.mirror(source).lease_tree(revision.sha)
+                )
+            except GitError as exc:
+                raise failure(exc.detail) from None
+            self._rendering(app, cluster, revision.tree)
+            request = RenderRequest(
+                root=lease.path,
+                path=path,
+                renderer=app.renderer,
+                namespace=app.namespace,
+                helm=HelmOptions(
+                    values_files=list(helm.values_files),
+                    values=helm.values,
+                    release_name=helm.release_name,
+                ),
+                content_key=revision.tree,
+            )
+            try:
+                result = await self.renderer.render(request)
+            except RenderError as exc:
+                raise failure(str(exc), exc.path) from None
         return DesiredState(
             app=app.name,
             cluster=cluster.name,

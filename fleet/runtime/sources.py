@@ -3,6 +3,12 @@
 One poller per source. A fetch failure (server down, bad credentials, an untrusted
 signature) is logged and recorded as an event once per distinct error, and changes
 nothing: the apps keep the revision they have. A new commit is handed to the rollout.
+
+After each successful fetch the poller does the upkeep of the state directory (see
+:meth:`DesiredStateBuilder.upkeep`): exported trees nobody wants are pruned, and the
+mirror is compacted once fetches have piled up packs. It runs after the new revision is
+handed over, outside the fetch's trace span, so it never delays a deployment; its
+failures are logged and change nothing else.
 """
 
 from __future__ import annotations
@@ -55,16 +61,50 @@ class SourcePoller:
             reason = "webhook" if self._poked_by_webhook else "poll"
             self._poked_by_webhook = False
             await self.fetch(reason)
-            self.fetched_once.set()
             with anyio.move_on_after(self.interval):
                 await self._poke.wait()
             self._poke = anyio.Event()
 
     async def fetch(self, reason: str) -> None:
         with telemetry.current().fetch(self.source.name, self.source.url) as fetching:
-            await self._fetch(reason, fetching)
+            fetched = await self._fetch(reason, fetching)
+        self.fetched_once.set()  # before the upkeep: a compaction must not delay readiness
+        if fetched:
+            await self.upkeep()
 
-    async def _fetch(self, reason: str, fetching: FetchSpan) -> None:
+    async def upkeep(self) -> None:
+        """Prune exported trees and compact the mirror if due; log, never raise, failures."""
+        name = self.source.name
+        try:
+            done = await self.builder.upkeep(self.source)
+        except (OSError, GitError) as error:
+            log.warning("source %s: cleaning up the state directory failed: %s", name, error)
+            return
+        packs = done.compaction
+        if packs.error is not None:
+            log.warning(
+                "source %s: mirror not compacted (%d packs): %s",
+                name,
+                packs.packs_before,
+                packs.error,
+            )
+        elif packs.ran:
+            log.info(
+                "source %s: mirror compacted from %d to %d packs",
+                name,
+                packs.packs_before,
+                packs.packs_after,
+            )
+        pruned = done.pruned
+        if pruned.deleted or pruned.leftovers:
+            log.info(
+                "exported trees: %d pruned, %d leftovers removed, %d kept",
+                len(pruned.deleted),
+                pruned.leftovers,
+                pruned.kept,
+            )
+
+    async def _fetch(self, reason: str, fetching: FetchSpan) -> bool:
         try:
             revision = await self.builder.fetch(self.source)
         except GitError as error:
@@ -77,7 +117,7 @@ class SourcePoller:
                     "source %s (%s): %s", self.source.name, redact_url(self.source.url), message
                 )
                 await self.event(kind, message, None, None, {"source": self.source.name})
-            return
+            return False
         fetching.found(revision)
         if self.error is not None:
             log.info("source %s fetches again", self.source.name)
@@ -86,3 +126,4 @@ class SourcePoller:
             self.revision = revision
             log.info("source %s at %s: %s", self.source.name, revision.short_sha, revision.summary)
             self.on_revision(self.source.name, revision, reason)
+        return True

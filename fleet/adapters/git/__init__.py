@@ -5,7 +5,10 @@ Public surface (everything else is internal):
 - :class:`GitSourceSpec`, :class:`GitAuth`, :class:`SignatureTrust`, :class:`GitTimeouts`:
   what a source is (the wiring maps the fleet config onto these).
 - :class:`GitMirror` (synchronous) and :class:`AsyncGitMirror` (worker threads): ``fetch``,
-  ``resolve``, ``verify``, ``read_file``, ``tree_id``, ``export_tree``.
+  ``resolve``, ``verify``, ``read_file``, ``tree_id``, ``export_tree``, ``lease_tree``;
+  the async one also ``compact`` (``git gc --auto`` when fetches left too many packs).
+- :class:`TreeStore`: the exported trees of a state directory, and ``prune`` for them;
+  :class:`TreeLease`, :class:`Pruned`, :class:`Compaction`: what those calls return.
 - :class:`Revision`: a resolved commit.
 - :class:`GitError` and its subclasses; :func:`redact_url` for printing any Git URL.
 """
@@ -26,13 +29,18 @@ from fleet.adapters.git.errors import (
     ServerIdentityError,
     UntrustedCommit,
 )
+from fleet.adapters.git.exports import RECENT_TREES, Pruned, TreeLease, TreeStore
 from fleet.adapters.git.mirror import GitMirror, mirror_dir
+from fleet.adapters.git.packs import PACK_LIMIT, Compaction
 from fleet.adapters.git.specs import GitAuth, GitSourceSpec, GitTimeouts, Revision, SignatureTrust
 from fleet.adapters.git.urls import redact_url
 
 __all__ = [
+    "PACK_LIMIT",
+    "RECENT_TREES",
     "AsyncGitMirror",
     "CertificateInvalid",
+    "Compaction",
     "GitAuth",
     "GitAuthFailed",
     "GitError",
@@ -46,10 +54,13 @@ __all__ = [
     "GitUnreachable",
     "HostKeyMismatch",
     "HostKeyUnknown",
+    "Pruned",
     "RepositoryNotFound",
     "Revision",
     "ServerIdentityError",
     "SignatureTrust",
+    "TreeLease",
+    "TreeStore",
     "UntrustedCommit",
     "mirror_dir",
     "redact_url",

@@ -14,10 +14,8 @@ import datetime as dt
 import difflib
 import hashlib
 import re
-import shutil
 import string
 import threading
-import uuid
 from pathlib import Path
 
 import pygit2
@@ -33,6 +31,7 @@ from fleet.adapters.git.errors import (
     RepositoryNotFound,
     UntrustedCommit,
 )
+from fleet.adapters.git.exports import TreeLease, TreeStore
 from fleet.adapters.git.failures import translate
 from fleet.adapters.git.known_hosts import KnownHostKeys, KnownHostsSyntaxError, keys_for_host
 from fleet.adapters.git.signatures import SignatureRejected, SignatureVerifier
@@ -71,7 +70,8 @@ class GitMirror:
         self.shown_url = redact_url(spec.url)
         self.timeouts = timeouts or GitTimeouts()
         self.path = mirror_dir(state_dir, spec)
-        self.trees_dir = state_dir / "trees"
+        self.trees = TreeStore(state_dir / "trees")
+        self.trees_dir = self.trees.root
         try:
             self.remote = parse_remote(spec.url)
         except ValueError as error:
@@ -220,33 +220,29 @@ class GitMirror:
         """The files of ``commit`` on disk, symlinks kept as symlinks; returns the directory.
 
         Without ``dest``, the export is cached (and shared by commits with the same tree) at
-        ``<state_dir>/trees/<tree id>``: treat it as read-only. ``dest`` must not exist yet, or
-        be an empty directory.
+        ``<state_dir>/trees/<tree id>``: treat it as read-only, and read it under
+        :meth:`lease_tree` instead if a prune may run meanwhile. ``dest`` must not exist
+        yet, or be an empty directory.
         """
+        if dest is None:
+            with self.lease_tree(commit) as lease:
+                return lease.path
         with self._read_lock:
             repo = self._repo()
             found = self._commit(repo, commit)
-            tree = found.tree
-            if dest is not None:
-                if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-                    raise self._setup_error(f"cannot export into {dest}: not an empty directory")
-                dest.mkdir(parents=True, exist_ok=True)
-                self._write(repo, found, dest)
-                return dest
-            final = self.trees_dir / str(tree.id)
-            if final.is_dir():
-                return final
-            staging = self.trees_dir / f".tmp-{tree.id}-{uuid.uuid4().hex[:8]}"
-            staging.mkdir(parents=True)
-            try:
-                self._write(repo, found, staging)
-                staging.rename(final)
-            except OSError:
-                if not final.is_dir():  # not a lost race with another export
-                    raise
-            finally:
-                shutil.rmtree(staging, ignore_errors=True)
-            return final
+            if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+                raise self._setup_error(f"cannot export into {dest}: not an empty directory")
+            dest.mkdir(parents=True, exist_ok=True)
+            self._write(repo, found, dest)
+            return dest
+
+    def lease_tree(self, commit: str) -> TreeLease:
+        """The cached export of ``commit`` (written first if missing or pruned), which no
+        prune deletes until the lease is released: hold it while a render reads the files."""
+        with self._read_lock:
+            repo = self._repo()
+            found = self._commit(repo, commit)
+            return self.trees.lease(str(found.tree_id), lambda into: self._write(repo, found, into))
 
     def close(self) -> None:
         """Release libgit2's handles on the mirror (file descriptors, caches)."""
