@@ -148,6 +148,7 @@ class Daemon:
                     await self._build(self.config)
                     tasks.start_soon(self._signals)
                     tasks.start_soon(self._retention)
+                    tasks.start_soon(self._release_memory)
                     if self.notifier.watchdog_interval is not None:
                         tasks.start_soon(self.notifier.feed_watchdog)
                     self._started = True
@@ -194,6 +195,18 @@ class Daemon:
         with anyio.move_on_after(5.0):  # what is still queued is logged and counted
             await self.notifications.drain()
         self._tasks.cancel_scope.cancel()
+
+    async def _release_memory(self, every: float = 30.0) -> None:
+        """Once a burst of syncs is over, give the C heap's free pages back (see heap)."""
+        from fleet.adapters.heap import release_free_heap
+
+        assert self._ctx is not None
+        released_after = -1
+        while True:
+            await anyio.sleep(every)
+            if self._ctx.running == 0 and self._ctx.ended != released_after:
+                released_after = self._ctx.ended
+                await anyio.to_thread.run_sync(release_free_heap)
 
     async def _retention(self) -> None:
         from fleet.adapters.store import RetentionPolicy

@@ -102,6 +102,8 @@ class WorkerContext:
     #: False once the daemon is stopping: no new sync starts.
     accepting: bool = True
     running: int = 0
+    #: Syncs finished since the start (whatever their result).
+    ended: int = 0
     _idle: anyio.Event | None = None
 
     def sync_started(self) -> None:
@@ -109,6 +111,7 @@ class WorkerContext:
 
     def sync_ended(self) -> None:
         self.running -= 1
+        self.ended += 1
         if self.running == 0 and self._idle is not None:
             self._idle.set()
             self._idle = None
