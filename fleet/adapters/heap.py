@@ -3,7 +3,7 @@
 A burst of syncs passes responses, JSON text and the state of hundreds of TLS
 connections through malloc. glibc returns freed memory to the system only from the top
 of its heap, so one live allocation above a freed region keeps the whole region resident:
-at 100 clusters, after the first sync, 22 MiB of the daemon's 232 were such pages.
+at 100 clusters, after the first sync, 22 MiB of the daemon's 227 MiB were such pages.
 ``malloc_trim(0)`` hands them back. Elsewhere (musl, macOS) this does nothing.
 """
 
