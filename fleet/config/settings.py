@@ -136,6 +136,9 @@ class Settings(BaseSettings):
     #: Requests in flight at once to one cluster (each holds a connection; watches
     #: have connections of their own and are not counted).
     cluster_connections: int = Field(default=6, ge=1)
+    #: Exported Git trees (``state_dir/trees``) kept for renders beyond those in use and
+    #: those the apps still want (each source's head, each cluster's last two revisions).
+    kept_trees: int = Field(default=10, ge=0)
     #: Git: longest time to connect to a server, and to wait for it while fetching.
     git_connect_timeout: PositiveDuration = timedelta(seconds=10)
     git_transfer_timeout: PositiveDuration = timedelta(seconds=60)

@@ -123,7 +123,12 @@ class Daemon:
                     record.app,
                     record.cluster,
                 )
-            builder = DesiredStateBuilder(self.config, state_dir, timeouts=git_timeouts(settings))
+            builder = DesiredStateBuilder(
+                self.config,
+                state_dir,
+                timeouts=git_timeouts(settings),
+                recent_trees=settings.kept_trees,
+            )
             async with builder, anyio.create_task_group() as tasks:
                 self._tasks = tasks
                 self.notifications.configure(self.config)
@@ -365,8 +370,12 @@ class Daemon:
             return False
         assert self._ctx is not None
         builder = DesiredStateBuilder(
-            config, self.settings.state_dir, timeouts=git_timeouts(self.settings)
+            config,
+            self.settings.state_dir,
+            timeouts=git_timeouts(self.settings),
+            recent_trees=self.settings.kept_trees,
         )
+        builder.remember_wanted_trees(self._ctx.builder)
         old_builder, self._ctx.builder = self._ctx.builder, builder
         await self._build(config)
         self.notifications.configure(config)

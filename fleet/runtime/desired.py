@@ -214,6 +214,11 @@ class DesiredStateBuilder:
         self._rendered: dict[tuple[str, str], tuple[str, ...]] = {}
         self._prune_lock = anyio.Lock()
 
+    def remember_wanted_trees(self, previous: DesiredStateBuilder) -> None:
+        """Keep wanting the trees the builder this one replaces (a config reload) wanted."""
+        self._fetched = {**previous._fetched, **self._fetched}
+        self._rendered = {**previous._rendered, **self._rendered}
+
     async def __aenter__(self) -> DesiredStateBuilder:
         return self
 

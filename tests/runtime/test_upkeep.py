@@ -138,6 +138,22 @@ async def test_a_fetch_prunes_what_no_worker_wants_and_keeps_what_they_do(
     assert trees(state_dir) == {second.tree, fourth.tree}
 
 
+async def test_a_config_reload_keeps_wanting_what_the_old_builder_wanted(
+    origin: WorkRepo, config: FleetConfig, builder: DesiredStateBuilder, state_dir: Path
+) -> None:
+    poller = Poller(config, builder)
+    first = await poller.fetch()
+    assert await replicas(builder, config, first) == 1
+    second = await push(origin, poller, 2)
+    assert await replicas(builder, config, second) == 2
+    wanted = builder.wanted_trees()
+    async with DesiredStateBuilder(config, state_dir, recent_trees=0) as reloaded:
+        reloaded.remember_wanted_trees(builder)
+        assert reloaded.wanted_trees() == wanted == {first.tree, second.tree}
+        await Poller(config, reloaded).poller.upkeep()
+        assert trees(state_dir) == {first.tree, second.tree}, "a reload deletes nothing"
+
+
 async def test_a_rollback_to_a_pruned_revision_exports_it_again(
     origin: WorkRepo, config: FleetConfig, builder: DesiredStateBuilder, state_dir: Path
 ) -> None:
