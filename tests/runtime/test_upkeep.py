@@ -113,14 +113,22 @@ def trees(state_dir: Path) -> set[str]:
     return set(os.listdir(state_dir / "trees"))
 
 
-async def test_a_fetch_prunes_what_no_worker_wants_and_keeps_what_they_do(
-    origin: WorkRepo, config: FleetConfig, builder: DesiredStateBuilder, state_dir: Path
-) -> None:
+async def two_renders(
+    origin: WorkRepo, config: FleetConfig, builder: DesiredStateBuilder
+) -> tuple[Poller, Revision, Revision]:
+    """The seed fetched and rendered, then a second commit fetched and rendered."""
     poller = Poller(config, builder)
     first = await poller.fetch()
     assert await replicas(builder, config, first) == 1
     second = await push(origin, poller, 2)
     assert await replicas(builder, config, second) == 2
+    return poller, first, second
+
+
+async def test_a_fetch_prunes_what_no_worker_wants_and_keeps_what_they_do(
+    origin: WorkRepo, config: FleetConfig, builder: DesiredStateBuilder, state_dir: Path
+) -> None:
+    poller, first, second = await two_renders(origin, config, builder)
     third = await push(origin, poller, 3)
     mirror = builder.mirror(config.source("platform"))
     await mirror.export_tree(third.sha)  # exported, but no worker renders it
@@ -141,11 +149,7 @@ async def test_a_fetch_prunes_what_no_worker_wants_and_keeps_what_they_do(
 async def test_a_config_reload_keeps_wanting_what_the_old_builder_wanted(
     origin: WorkRepo, config: FleetConfig, builder: DesiredStateBuilder, state_dir: Path
 ) -> None:
-    poller = Poller(config, builder)
-    first = await poller.fetch()
-    assert await replicas(builder, config, first) == 1
-    second = await push(origin, poller, 2)
-    assert await replicas(builder, config, second) == 2
+    _, first, second = await two_renders(origin, config, builder)
     wanted = builder.wanted_trees()
     async with DesiredStateBuilder(config, state_dir, recent_trees=0) as reloaded:
         reloaded.remember_wanted_trees(builder)
