@@ -77,7 +77,10 @@ class _Lane:
     send: MemoryObjectSendStream[Notification]
     receive: MemoryObjectReceiveStream[Notification]
     timeout: float
-    in_flight: int = 0
+    #: Accepted and not yet delivered, given up or dropped. Counted here rather than read
+    #: off the stream: a notification handed straight to the waiting lane task is in
+    #: neither the stream's buffer nor a delivery for a moment.
+    unfinished: int = 0
     slots: anyio.Semaphore = field(default_factory=lambda: anyio.Semaphore(LANE_CONCURRENCY))
 
     @property
@@ -178,10 +181,18 @@ class NotificationDispatcher:
             self._lanes.clear()
 
     async def drain(self) -> None:
-        """Send the pending summaries now and wait until every queue is empty and idle."""
+        """Send the pending summaries now and wait until every queue is empty and idle.
+
+        What is already queued or in flight goes first: a lane delivers several at once,
+        so a summary sent alongside the notification it summarises could overtake it.
+        """
+        await self._settle()
         for key in list(self._groups):
             self._close_window(key, time.monotonic(), force=True)
-        while any(lane.queued or lane.in_flight for lane in self._lanes.values()):
+        await self._settle()
+
+    async def _settle(self) -> None:
+        while any(lane.unfinished for lane in self._lanes.values()):
             self._settled = anyio.Event()
             await self._settled.wait()
 
@@ -201,7 +212,6 @@ class NotificationDispatcher:
                     except anyio.get_cancelled_exc_class():
                         left += 1
                         raise
-                    lane.in_flight += 1
                     deliveries.start_soon(self._deliver, lane, notification)
         finally:
             while True:
@@ -211,6 +221,7 @@ class NotificationDispatcher:
                     break
                 left += 1
             lane.receive.close()
+            lane.unfinished -= left
             if left:
                 self.stats[name].dropped += left
                 log.error("stopping: %d notification(s) to %s were not sent", left, name)
@@ -256,7 +267,7 @@ class NotificationDispatcher:
             log.error("stopping: notification to %s not sent: %s", name, notification.headline)
             raise
         finally:
-            lane.in_flight -= 1
+            lane.unfinished -= 1
             lane.slots.release()
             if self._settled is not None:
                 self._settled.set()
@@ -393,6 +404,7 @@ class NotificationDispatcher:
                 continue
             try:
                 lane.send.send_nowait(notification)
+                lane.unfinished += 1
             except anyio.WouldBlock:
                 stats.dropped += 1
                 log.error(
