@@ -21,6 +21,10 @@ directory), and vanish with the process that held them, so a crash leaves no sta
 - a reader, once its lock is granted, checks that the directory it locked is still the
   one at the tree's name; if a pruner got there first, the tree is exported again.
 
+Files are hard links into a blob store beside the trees (``blobs.py``), so trees that
+share most of their files share their disk space too, and a prune deletes the blobs no
+tree links to any more.
+
 Renames are atomic, so a crash leaves a tree, a ``.trash-*`` or a ``.tmp-*`` directory,
 never half a tree under a tree's name; each prune first removes such leftovers. The last
 use is the directory's modification time, touched by every lease, so the order survives
@@ -39,6 +43,8 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+
+from fleet.adapters.git.blobs import BlobStore
 
 TRASH_PREFIX = ".trash-"
 STAGING_PREFIX = ".tmp-"
@@ -84,13 +90,17 @@ class Pruned:
     in_use: tuple[str, ...] = ()
     kept: int = 0
     leftovers: int = 0
+    #: Shared file contents deleted because no tree links to them any more.
+    blobs: int = 0
 
 
 class TreeStore:
     """The directory of exported trees shared by every mirror of a state directory."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, blobs: Path | None = None) -> None:
         self.root = root
+        #: File contents the trees link to: ``<state_dir>/blobs`` beside ``trees``.
+        self.blobs = BlobStore(blobs or root.parent / "blobs")
 
     def lease(self, tree_id: str, write: Callable[[Path], None]) -> TreeLease:
         """The tree at ``<root>/<tree_id>``, written by ``write`` into an empty directory
@@ -129,7 +139,8 @@ class TreeStore:
         in_use: list[str] = []
         for name in unwanted[max(recent, 0) :]:
             (deleted if self._discard(self.root / name) else in_use).append(name)
-        return Pruned(tuple(deleted), tuple(in_use), len(trees) - len(deleted), leftovers)
+        blobs = self.blobs.prune()
+        return Pruned(tuple(deleted), tuple(in_use), len(trees) - len(deleted), leftovers, blobs)
 
     def clean(self) -> int:
         """Remove what interrupted exports and prunes left behind; how many were removed.

@@ -233,7 +233,7 @@ class GitMirror:
             if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
                 raise self._setup_error(f"cannot export into {dest}: not an empty directory")
             dest.mkdir(parents=True, exist_ok=True)
-            self._write(repo, found, dest)
+            self._write(repo, found, dest, shared=False)  # the caller's own copy
             return dest
 
     def lease_tree(self, commit: str) -> TreeLease:
@@ -321,9 +321,11 @@ class GitMirror:
         except SignatureRejected as rejected:
             raise UntrustedCommit(self.name, self.shown_url, sha, str(rejected)) from None
 
-    def _write(self, repo: pygit2.Repository, commit: pygit2.Commit, dest: Path) -> None:
+    def _write(
+        self, repo: pygit2.Repository, commit: pygit2.Commit, dest: Path, shared: bool = True
+    ) -> None:
         try:
-            write_tree(repo, commit.tree, dest)
+            write_tree(repo, commit.tree, dest, self.trees.blobs if shared else None)
         except UnsafeTreeError as error:
             raise GitError(self.name, self.shown_url, f"commit {commit.id}: {error}") from None
 

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 import pygit2
 from pygit2.enums import FileMode
 
-_WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+from fleet.adapters.git.blobs import BlobStore, write_file
 
 
 class UnsafeTreeError(ValueError):
@@ -56,11 +56,14 @@ def is_symlink_entry(tree: pygit2.Tree, path: str) -> bool:
         return False
 
 
-def write_tree(repo: pygit2.Repository, tree: pygit2.Tree, dest: Path) -> int:
+def write_tree(
+    repo: pygit2.Repository, tree: pygit2.Tree, dest: Path, blobs: BlobStore | None = None
+) -> int:
     """Write every entry of ``tree`` below the existing empty directory ``dest``.
 
     Returns the number of files and links written. Submodules become empty directories,
-    as in a checkout without ``--recurse-submodules``.
+    as in a checkout without ``--recurse-submodules``. With ``blobs``, files are hard
+    links to the store's copy of their blob (shared by every tree that holds it).
     """
     written = 0
     for entry in tree:
@@ -70,10 +73,18 @@ def write_tree(repo: pygit2.Repository, tree: pygit2.Tree, dest: Path) -> int:
         mode = entry.filemode
         if mode == FileMode.TREE:
             target.mkdir(mode=0o755)
-            written += write_tree(repo, repo[entry.id].peel(pygit2.Tree), target)
+            written += write_tree(repo, repo[entry.id].peel(pygit2.Tree), target, blobs)
         elif mode in (FileMode.BLOB, FileMode.BLOB_EXECUTABLE):
             executable = mode == FileMode.BLOB_EXECUTABLE
-            _write_file(target, repo[entry.id].peel(pygit2.Blob).data, executable)
+            blob_id = entry.id
+
+            def read(blob_id: pygit2.Oid = blob_id) -> bytes:
+                return bytes(repo[blob_id].peel(pygit2.Blob).data)
+
+            if blobs is None:
+                write_file(target, read(), executable)
+            else:
+                blobs.place(str(blob_id), executable, read, target)
             written += 1
         elif mode == FileMode.LINK:
             link = repo[entry.id].peel(pygit2.Blob).data
@@ -84,12 +95,6 @@ def write_tree(repo: pygit2.Repository, tree: pygit2.Tree, dest: Path) -> int:
         else:
             raise UnsafeTreeError(f"entry {name!r} has an unknown mode {mode:o}")
     return written
-
-
-def _write_file(path: Path, data: bytes, executable: bool) -> None:
-    descriptor = os.open(path, _WRITE_FLAGS, 0o755 if executable else 0o644)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
 
 
 def _check_name(name: str) -> None:

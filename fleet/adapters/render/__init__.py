@@ -1,9 +1,9 @@
 """Rendering desired state: a directory at one commit plus an app path -> manifests.
 
 Plain YAML, Kustomize and Helm, offline and confined to the repository, cached by the
-content of what they read. Use :func:`render` (a process-wide :class:`Renderer` and its
-cache) or a :class:`Renderer` of your own (tests, a bounded cache per daemon).
-See docs/render.md for the rules users see.
+content of what they read, run in render processes within :class:`RenderLimits`. Use
+:func:`render` (a process-wide :class:`Renderer` and its cache) or a :class:`Renderer` of
+your own (tests, a bounded cache per daemon). See docs/render.md for the rules users see.
 """
 
 from __future__ import annotations
@@ -20,7 +20,9 @@ from fleet.adapters.render.errors import (
     RendererUnavailableError,
     UnsafeInputError,
 )
+from fleet.adapters.render.isolation import RenderPool
 from fleet.adapters.render.kustomize import BackendName, KustomizeBackend, find_backend
+from fleet.adapters.render.limits import LimitExceededError, RenderLimits
 from fleet.adapters.render.renderer import Renderer
 from fleet.adapters.render.request import (
     ContentAddresser,
@@ -59,8 +61,11 @@ __all__ = [
     "InvalidYamlError",
     "KustomizeBackend",
     "KustomizeBuildError",
+    "LimitExceededError",
     "PathNotFoundError",
     "RenderError",
+    "RenderLimits",
+    "RenderPool",
     "RenderRequest",
     "RenderResult",
     "Renderer",

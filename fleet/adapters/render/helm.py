@@ -30,6 +30,12 @@ from fleet.adapters.render.errors import (
     PathNotFoundError,
     UnsafeInputError,
 )
+from fleet.adapters.render.limits import (
+    check_file,
+    check_objects,
+    check_rendered,
+    remaining_objects,
+)
 from fleet.adapters.render.objects import manifests_from
 from fleet.adapters.render.request import HelmOptions
 from fleet.adapters.render.sandbox import display, read_text, reference, walk_files
@@ -55,6 +61,7 @@ def check_chart(root: Path, chart_dir: str) -> None:
         raise PathNotFoundError("no Chart.yaml here", path=display(chart_dir))
     files = walk_files(root, chart_dir)  # also refuses symlinks out of the repository
     for rel in files:
+        check_file(root, rel)  # Helm loads every file of the chart into memory
         if posixpath.basename(rel) == "Chart.yaml":
             _check_dependencies(root, posixpath.dirname(rel))
         if "/templates/" in rel or rel.startswith("templates/"):
@@ -153,20 +160,23 @@ def render_chart(
             rendered = chart.render(values, name=release_name, namespace=namespace, is_install=True)
     except helm.HelmError as error:
         raise _template_error(str(error), chart_dir) from None
+    texts = [(_repo_path(chart_dir, crd["filename"]), str(crd["data"])) for crd in crds]
+    texts += [
+        (_repo_path(chart_dir, key), rendered[key])
+        for key in sorted(rendered)
+        if posixpath.basename(key) != "NOTES.txt"
+    ]
+    check_rendered(sum(len(text) for _, text in texts), display(chart_dir), "Helm's output")
     manifests: list[Manifest] = []
-    for crd in crds:
-        rel = _repo_path(chart_dir, crd["filename"])
-        manifests.extend(_objects(crd["data"], rel))
-    for key in sorted(rendered):
-        if posixpath.basename(key) == "NOTES.txt":
-            continue
-        manifests.extend(_objects(rendered[key], _repo_path(chart_dir, key)))
+    for rel, text in texts:
+        manifests.extend(_objects(text, rel, remaining_objects(len(manifests))))
+        check_objects(len(manifests), rel)
     return manifests
 
 
-def _objects(text: str, rel: str) -> list[Manifest]:
+def _objects(text: str, rel: str, max_documents: int) -> list[Manifest]:
     try:
-        documents = load_documents(text, rel)
+        documents = load_documents(text, rel, max_documents=max_documents)
     except InvalidYamlError as error:
         raise HelmTemplateError(
             f"rendered output is not valid YAML: {error.reason}", path=rel, line=error.line

@@ -24,6 +24,7 @@ from fleet.adapters.render.errors import (
     RendererUnavailableError,
 )
 from fleet.adapters.render.kustomization import KustomizeInputs
+from fleet.adapters.render.limits import check_objects, check_rendered, remaining_objects
 from fleet.adapters.render.objects import is_object_like, manifests_from
 from fleet.adapters.render.sandbox import read_text
 from fleet.adapters.render.yamldocs import load_documents
@@ -119,8 +120,11 @@ def parse_build(output: str, inputs: KustomizeInputs, root: Path) -> list[Manife
     allowed); when nothing matches, the origin is the overlay's kustomization file.
     """
     overlay = inputs.kustomization_files[0]
-    documents = load_documents(output, f"{overlay} (kustomize output)")
+    check_rendered(len(output), overlay, "Kustomize's output")
+    where = f"{overlay} (kustomize output)"
+    documents = load_documents(output, where, max_documents=remaining_objects(0))
     manifests = manifests_from(documents, Origin(overlay, 1, "kustomize"))
+    check_objects(len(manifests), overlay)
     sources = _source_index(inputs, root)
     traced = []
     for manifest in manifests:

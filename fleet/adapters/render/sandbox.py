@@ -19,6 +19,7 @@ from fleet.adapters.render.errors import (
     RenderError,
     UnsafeInputError,
 )
+from fleet.adapters.render.limits import check_file
 
 #: Never read as input: Git's own directory when the root is a work tree.
 SKIPPED_DIRS = frozenset({".git"})
@@ -87,11 +88,14 @@ def reference(
         ) from None
     if not (root / resolved).exists():
         raise PathNotFoundError(f"{what} {entry!r} is a symlink to nothing", path=source, line=line)
+    if (root / resolved).is_file():
+        check_file(root, resolved)  # a renderer reads it whole, whoever reads it
     return resolved
 
 
 def read_text(root: Path, rel: str) -> str:
-    """A repository file's text; unreadable or non-UTF-8 files are errors naming them."""
+    """A repository file's text; unreadable, non-UTF-8 or oversized files are errors."""
+    check_file(root, rel)
     try:
         return (root / rel).read_text(encoding="utf-8")
     except UnicodeDecodeError as error:

@@ -5,6 +5,10 @@ with two differences fixed here: an unquoted date stays a string (go-yaml only m
 timestamp when decoding into a time field, and JSON has no dates), and a key repeated in
 one mapping is an error, as kubectl reports it, instead of the last value silently
 winning. Lines are kept so that every later error can point at the document.
+
+Aliases are bounded the way go-yaml bounds them (see ``aliasing.py``), before any value
+is constructed, and a caller can bound the number of documents: hostile input costs
+at most its own size.
 """
 
 from __future__ import annotations
@@ -15,7 +19,9 @@ from typing import Any
 
 import yaml
 
+from fleet.adapters.render.aliasing import AliasBudget, ExcessiveAliasing
 from fleet.adapters.render.errors import InvalidYamlError
+from fleet.adapters.render.limits import LimitExceededError
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -59,22 +65,38 @@ class Document:
     node: yaml.Node
 
 
-def load_documents(text: str, path: str, *, line_offset: int = 0) -> list[Document]:
+def load_documents(
+    text: str, path: str, *, line_offset: int = 0, max_documents: int | None = None
+) -> list[Document]:
     """Every non-empty document of ``text``; ``path`` names the file in errors.
 
-    ``line_offset`` shifts reported lines, for text cut out of a larger file.
+    ``line_offset`` shifts reported lines, for text cut out of a larger file. More than
+    ``max_documents`` documents is a :class:`LimitExceededError` (render.max_objects).
     """
     loader = _KubeLoader(text)
     documents: list[Document] = []
+    aliases = AliasBudget()
     try:
         while loader.check_node():
             node = loader.get_node()
             if node is None:
                 continue
+            line = node.start_mark.line + 1 + line_offset
+            try:
+                aliases.check(node)
+            except ExcessiveAliasing as error:
+                raise InvalidYamlError(str(error), path=path, line=line) from None
+            if max_documents is not None and len(documents) >= max_documents:
+                raise LimitExceededError(
+                    f"more than {max_documents} objects, over the limit per app "
+                    "(setting render.max_objects)",
+                    path=path,
+                    line=line,
+                )
             value = loader.construct_document(node)
             if value is None:
                 continue
-            documents.append(Document(value, node.start_mark.line + 1 + line_offset, node))
+            documents.append(Document(value, line, node))
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 + line_offset if mark else None

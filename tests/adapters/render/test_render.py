@@ -16,6 +16,7 @@ from fleet.adapters.render import (
     find_backend,
     render,
 )
+from fleet.adapters.render.isolation import RenderPool
 from fleet.adapters.render.objects import checked_manifest
 from fleet.model.manifests import Origin
 from fleet.model.refs import ObjectRef
@@ -155,8 +156,15 @@ async def test_no_kustomize_anywhere_says_what_to_install(
     with pytest.raises(RendererUnavailableError, match=r"pip install .*pykustomize.*kubectl"):
         find_backend()
     write(tmp_path, "app/kustomization.yaml", "resources: []\n")
-    with pytest.raises(RendererUnavailableError, match="no Kustomize found"):
-        await Renderer().render(RenderRequest(tmp_path, "app"))
+    # Render processes look for Kustomize themselves: give fresh ones the same poor host.
+    write(tmp_path, "shadow/pykustomize.py", "raise ImportError('not installed')\n")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "shadow"))
+    pool = RenderPool(1)
+    try:
+        with pytest.raises(RendererUnavailableError, match="no Kustomize found"):
+            await Renderer(pool=pool).render(RenderRequest(tmp_path, "app"))
+    finally:
+        pool.close()
 
 
 async def test_root_that_does_not_exist(tmp_path: Path) -> None:
