@@ -17,6 +17,7 @@ BENCHMARKS: tuple[tuple[str, ...], ...] = (
     ("bench.store",),
     ("bench.sim_api",),
     ("bench.daemon",),
+    ("bench.cli",),
 )
 
 

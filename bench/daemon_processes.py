@@ -365,15 +365,23 @@ class DaemonProcess:
         raise TimeoutError(f"fleet run not ready within {patience}s: see {self.log}")
 
     def status(self) -> list[dict[str, Any]]:
-        status, body = http("GET", f"{self.url}/api/v1/status")
+        headers = {"Authorization": f"Bearer {self.token}"}  # reads need it too
+        status, body = http("GET", f"{self.url}/api/v1/status", headers=headers)
         if status != 200:
             raise RuntimeError(f"GET /api/v1/status: {status} {body}")
         return body  # type: ignore[no-any-return]
 
     def push_webhook(self, repository: str, after: str = "") -> None:
         """A generic push webhook, signed as fleet checks it."""
+        # A delivery id makes each body unique: a body already received is a replay.
+        delivery = secrets.token_hex(8)
         body = json.dumps(
-            {"repository": repository, "ref": "refs/heads/main", "after": after}
+            {
+                "repository": repository,
+                "ref": "refs/heads/main",
+                "after": after,
+                "delivery": delivery,
+            }
         ).encode()
         signature = hmac.new(self.webhook_secret, body, hashlib.sha256).hexdigest()
         headers = {"Content-Type": "application/json", "X-Fleet-Signature": f"sha256={signature}"}

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from fleet.adapters.http.address import ApiAddress
     from fleet.adapters.http.client import DaemonClient, DaemonError
-    from fleet.adapters.http.server import ApiAddress
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -92,14 +92,20 @@ class DaemonTarget:
 
 def daemon_target(args: argparse.Namespace) -> DaemonTarget:
     """The daemon's address and token file, from the flags and the settings."""
-    from fleet.adapters.http.server import ApiAddress
-    from fleet.config import ConfigError, load_settings
+    from fleet.adapters.http.address import ApiAddress
+    from fleet.cli.daemonsettings import QuickSettings, read_quickly
 
-    try:
-        settings = load_settings(getattr(args, "settings", None))
-    except ConfigError as error:
-        issues = "\n  ".join(str(issue) for issue in error.errors)
-        raise CommandError(f"cannot load the settings:\n  {issues}") from None
+    settings: QuickSettings | None = read_quickly(getattr(args, "settings", None))
+    if settings is None:
+        # Something is off: the full loader says exactly what (file, line, setting).
+        from fleet.config import ConfigError, load_settings
+
+        try:
+            full = load_settings(getattr(args, "settings", None))
+        except ConfigError as error:
+            issues = "\n  ".join(str(issue) for issue in error.errors)
+            raise CommandError(f"cannot load the settings:\n  {issues}") from None
+        settings = QuickSettings(full.api_address, full.api_token_file)
     text = getattr(args, "address", None) or settings.api_address
     try:
         address = ApiAddress.parse(text)
@@ -111,11 +117,16 @@ def daemon_target(args: argparse.Namespace) -> DaemonTarget:
 Command = Callable[["DaemonClient", argparse.Namespace], Awaitable[int]]
 
 
-def run_against_daemon(args: argparse.Namespace, command: Command, *, timeout: float = 30.0) -> int:
-    """Run ``command`` with a client connected to the daemon; map failures to exit codes."""
-    import anyio
-    from aiohttp import ClientError
+def run_against_daemon(
+    args: argparse.Namespace, command: Command, *, timeout: float = 30.0, loop: bool = True
+) -> int:
+    """Run ``command`` with a client connected to the daemon; map failures to exit codes.
 
+    ``loop=False`` is the fast path for a command that only makes requests (no sleeping,
+    no task groups): its coroutine is run to its end without an event loop, so neither
+    asyncio nor anyio is imported (about 0.1 s of a 0.15 s ``fleet status``). A command
+    that waits or polls keeps the default, an asyncio loop.
+    """
     from fleet.adapters.http.client import DaemonClient, DaemonError, DaemonUnavailable
 
     name = f"fleet {args.command}"
@@ -128,7 +139,17 @@ def run_against_daemon(args: argparse.Namespace, command: Command, *, timeout: f
             async with DaemonClient(resolved.address, resolved.token_file, timeout) as client:
                 return await command(client, args)
 
-        return anyio.run(session, backend="asyncio")
+        if not loop:
+            return run_without_loop(session())
+        import asyncio
+
+        # Not asyncio.run: its SIGINT handler cancels the task at the loop's next turn,
+        # which a request blocked on its socket never gives; Ctrl-C must interrupt it.
+        event_loop = asyncio.new_event_loop()
+        try:
+            return event_loop.run_until_complete(session())
+        finally:
+            event_loop.close()
     except CommandError as error:
         return report(args, error)
     except DaemonUnavailable as error:
@@ -141,11 +162,19 @@ def run_against_daemon(args: argparse.Namespace, command: Command, *, timeout: f
     except DaemonError as error:
         _say(name, explain(error, target.token_file if target else None))
         return EXIT_ERROR
-    except ClientError as error:
-        # The connection broke in the middle of an answer: the daemon went away.
-        where = target.address if target else "its address"
-        _say(name, f"the connection to the fleet daemon at {where} broke: {error}")
-        return EXIT_UNREACHABLE
+
+
+def run_without_loop(coroutine: Coroutine[Any, Any, int]) -> int:
+    """Run a coroutine that never suspends (its awaits all finish at once) to its end."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        result: int = done.value
+        return result
+    coroutine.close()
+    raise RuntimeError(
+        "a command run with loop=False waited on something: run it with an event loop"
+    )
 
 
 def explain(error: DaemonError, token_file: Path | None) -> str:
@@ -161,6 +190,11 @@ def explain(error: DaemonError, token_file: Path | None) -> str:
             )
         else:
             message += f"\n  the token in {token_file} is not the daemon's"
+    elif error.status == 403 and token_file is not None and "token " in error.message:
+        message += (
+            f"\n  the token in {token_file} may not do this: point FLEET_API_TOKEN_FILE at "
+            "a token with the scope and apps it needs (docs/security.md)"
+        )
     return message
 
 

@@ -37,11 +37,15 @@ KIND_STYLES: dict[str, str] = {
     "cluster_unreachable": "red",
     "config_rejected": "red",
     "sync_interrupted": "yellow",
+    "sync_retrying": "yellow",
     "drift": "yellow",
     "cluster_reachable": "green",
     "config_reloaded": "green",
     "pinned": "cyan",
     "unpinned": "cyan",
+    "sync_held": "yellow",
+    "suspended": "yellow",
+    "resumed": "green",
 }
 
 #: Kinds are padded to this width so that messages start in one column.
@@ -85,7 +89,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     timeout = FOLLOW_READ_TIMEOUT if args.follow else 30.0
-    return run_against_daemon(args, show_events, timeout=timeout)
+    # Only --follow waits (between reconnects): the rest needs no event loop.
+    return run_against_daemon(args, show_events, timeout=timeout, loop=args.follow)
 
 
 async def show_events(client: DaemonClient, args: argparse.Namespace) -> int:
@@ -141,8 +146,6 @@ async def _last_id(client: DaemonClient, filters: dict[str, str]) -> int:
 async def _follow(
     client: DaemonClient, cursor: int, filters: dict[str, str], out: Output, as_json: bool
 ) -> None:
-    from aiohttp import ClientPayloadError
-
     from fleet.adapters.http.client import DaemonUnavailable
 
     while True:
@@ -151,8 +154,8 @@ async def _follow(
             async for event in client.stream("/api/v1/events", params):
                 cursor = max(cursor, int(event["id"]))
                 _print(event, out, as_json)
-        except (DaemonUnavailable, ClientPayloadError):
-            # ClientPayloadError: the daemon closed the stream in the middle of a chunk.
+        except DaemonUnavailable:
+            # The stream broke (the daemon stopped, or closed it in the middle of a chunk).
             pass
         # The stream broke: the daemon stopped or restarted, or the connection stayed
         # quiet past the read deadline. Catch up with a plain request (which also tells

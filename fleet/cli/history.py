@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             if len(words) != 2:
                 raise CommandError("usage: fleet history show ID")
             args.sync_id = positive_id(words[1])
-            return run_against_daemon(args, show_sync)
+            return run_against_daemon(args, show_sync, loop=False)
         if len(words) > 1:
             raise CommandError(f"expected at most one APP, got {' '.join(words)}")
         if words and args.app and words[0] != args.app:
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         return report(args, CommandError(str(error)))
     except CommandError as error:
         return report(args, error)
-    return run_against_daemon(args, list_syncs)
+    return run_against_daemon(args, list_syncs, loop=False)
 
 
 async def list_syncs(client: DaemonClient, args: argparse.Namespace) -> int:

@@ -130,10 +130,14 @@ def _render(
     from fleet.adapters.git import GitError
     from fleet.cli.validate import state_dir
     from fleet.runtime.desired import DesiredStateBuilder, DesiredStateError, git_timeouts
+    from fleet.runtime.rendering import renderer_for
 
     async def render() -> DesiredState:
         async with DesiredStateBuilder(
-            config, state_dir(args, settings), timeouts=git_timeouts(settings)
+            config,
+            state_dir(args, settings),
+            renderer=renderer_for(settings),
+            timeouts=git_timeouts(settings),
         ) as builder:
             source = config.source_of(app)
             revision = await builder.fetch(source)

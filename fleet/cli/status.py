@@ -1,9 +1,12 @@
 """``fleet status``: every app on every cluster, as the daemon sees it right now.
 
-One row per (app, cluster): the revision it last synced, whether it matches Git, its
-health, how its last sync ended and when, and why it is not fine when it is not.
-``--json`` prints the daemon's status objects unchanged (at least ``app``, ``cluster``,
-``revision``, ``sync`` and ``health``), filtered like the table.
+One row per (app, cluster): the revision it last synced, whether the daemon can reach
+the cluster, whether it matches Git, its health, how its last sync ended and when, and
+why it is not fine when it is not. A cluster the daemon cannot reach shows ``no``
+under REACHABLE, Unknown sync and health (nothing it showed before still holds), and
+``unreachable since T: reason``. ``--json`` prints the daemon's status objects unchanged
+(at least ``app``, ``cluster``, ``revision``, ``reachable``, ``unreachable_since``,
+``sync`` and ``health``), filtered like the table.
 """
 
 from __future__ import annotations
@@ -24,13 +27,20 @@ from fleet.cli.output import (
     Output,
     add_output_arguments,
     ago,
+    local_time,
     short_sha,
 )
 
 if TYPE_CHECKING:
     from fleet.adapters.http.client import DaemonClient
 
-HEADERS = ("APP", "CLUSTER", "REVISION", "SYNC", "HEALTH", "LAST SYNC", "MESSAGE")
+HEADERS = ("APP", "CLUSTER", "REVISION", "REACHABLE", "SYNC", "HEALTH", "LAST SYNC", "MESSAGE")
+#: How the REACHABLE column shows the daemon's ``reachable`` (None: not tried yet).
+REACHABLE_CELLS: dict[bool | None, Cell] = {
+    True: ("yes", "green"),
+    False: ("no", "red"),
+    None: ("-", "dim"),
+}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -47,7 +57,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_against_daemon(args, show_status)
+    return run_against_daemon(args, show_status, loop=False)
 
 
 async def show_status(client: DaemonClient, args: argparse.Namespace) -> int:
@@ -87,6 +97,7 @@ def status_row(row: dict[str, Any]) -> list[Cell]:
         str(row.get("app", "")),
         str(row.get("cluster", "")),
         revision,
+        REACHABLE_CELLS.get(row.get("reachable"), "-"),
         (sync, STATUS_STYLES.get(sync)),
         (health, STATUS_STYLES.get(health)),
         last_sync(row),
@@ -108,5 +119,6 @@ def message_of(row: dict[str, Any]) -> str:
         step = row.get("step") or "starting"
         return f"{str(row['operation']).lower()}: {step}"
     if row.get("reachable") is False and not row.get("message"):
-        return "cluster not reachable"
+        since = row.get("unreachable_since")
+        return f"unreachable since {local_time(since)}" if since else "cluster not reachable"
     return str(row.get("message") or "")

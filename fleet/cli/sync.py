@@ -2,9 +2,12 @@
 
 The request needs the API's bearer token, read from the settings' ``api_token_file``
 (or ``FLEET_API_TOKEN_FILE``). ``--revision`` pins the app to a revision until
-``--unpin`` clears the pin; ``--dry-run`` runs every step as a server-side dry run and
-changes nothing; ``--confirm-prune`` gives the explicit confirmation the prune guard
-asks for when a sync would delete more than it allows on its own.
+``--unpin`` clears the pin (both go wave by wave like a commit, unless ``--now``);
+``--dry-run`` runs every step as a server-side dry run and changes nothing;
+``--confirm-prune`` gives the explicit confirmation the prune guard asks for when a sync
+would delete more than it allows on its own. A sync the daemon
+holds back (app or cluster suspended, an app it depends on not ready, a sync window
+closed to manual syncs) is refused with the reason; ``--force`` overrides the first two.
 
 With ``--wait`` (the default on a terminal) it follows each cluster's sync to its end,
 redrawing one progress line on a terminal, then prints a result per cluster; the exit
@@ -81,6 +84,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="confirm a prune the guard refused (deleting more than it allows unasked)",
     )
     parser.add_argument(
+        "--force",
+        action="store_true",
+        help="sync even though the app or cluster is suspended, or an app it depends on "
+        "is not ready (a sync window is not overridden)",
+    )
+    parser.add_argument(
+        "--now",
+        action="store_true",
+        help="with --revision or --unpin: every cluster at once instead of wave by wave",
+    )
+    parser.add_argument(
         "--wait",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -122,17 +136,32 @@ def request_body(args: argparse.Namespace) -> JSON:
         body["dryRun"] = True
     if args.confirm_prune:
         body["confirmPrune"] = True
+    if args.now:
+        body["now"] = True
+    if args.force:
+        body["force"] = True
     return body
 
 
 async def sync_app(client: DaemonClient, args: argparse.Namespace) -> int:
     out = Output.to(color_mode=args.color)
-    wait = args.wait if args.wait is not None else is_terminal(sys.stdout)
+    # A dry run is asked for its answer: it waits for it unless told not to.
+    wait = args.wait if args.wait is not None else (args.dry_run or is_terminal(sys.stdout))
     baseline = await newest_sync_id(client, args.app) if wait else 0
     answer: JSON = await client.request(
         "POST", f"/api/v1/apps/{quote(args.app, safe='')}/sync", body=request_body(args)
     )
     queued: list[JSON] = list(answer.get("queued") or [])
+    waiting = [str(c) for c in answer.get("waiting") or []]
+    if "rollout" in answer and not args.json:
+        # A pin or unpin goes wave by wave (fleet rollout status APP follows the rest).
+        if waiting:
+            out.line(
+                f"waiting for their wave: {', '.join(waiting)} (fleet rollout status {args.app})"
+            )
+        elif not queued:
+            out.line(f"no cluster of {args.app} has to move: each is at its revision already")
+            return EXIT_OK
     if not wait or not queued:
         if args.json:
             out.json(answer)
@@ -191,9 +220,29 @@ def print_results(app: str, syncs: list[JSON], dry_run: bool, out: Output) -> No
         out.line(f"dry run of {app}: nothing was changed", "bold")
     rows = [result_row(sync) for sync in syncs]
     out.table(HEADERS, rows)
+    if dry_run:
+        print_would_change(syncs, out)
     failed = [s for s in syncs if s.get("id") and s.get("result") != "Succeeded"]
     for sync in failed:
         out.line(f"details: fleet history show {sync['id']}")
+
+
+def print_would_change(syncs: list[JSON], out: Output) -> None:
+    """Every object a dry run found it would touch, per cluster, in sync order."""
+    for sync in syncs:
+        results = [r for r in sync.get("results") or [] if r.get("action") != "unchanged"]
+        if not results:
+            continue
+        out.line()
+        out.line(f"{sync.get('cluster')} would:", "bold")
+        for row in results:
+            namespace = row.get("namespace") or ""
+            name = f"{namespace}/{row.get('name')}" if namespace else str(row.get("name"))
+            group = f"{row['group']}/" if row.get("group") else ""
+            what = str(row.get("message") or row.get("action") or "")
+            verb, _, detail = what.removeprefix("would ").partition(": ")
+            said = f"  ({detail})" if detail else ""
+            out.line(f"  {verb:<8} {group}{row.get('kind')} {name}{said}")
 
 
 def result_row(sync: JSON) -> list[Cell]:

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         print("fleet validate: give --config FILE (or set config in the settings)", file=out)
         return 2
     missing: Severity = "warning" if args.allow_missing_files else "error"
-    config, issues = check_fleet_config(path, missing_files=missing)
+    config, issues = check_fleet_config(path, missing_files=missing, warn_unbounded=True)
     valid = config is not None and not any(i.severity == "error" for i in issues)
     rendered: DesiredStates | None = None
     if valid and args.render:
@@ -136,10 +136,14 @@ def _render_everything(
     import anyio
 
     from fleet.runtime.desired import DesiredStateBuilder, git_timeouts
+    from fleet.runtime.rendering import renderer_for
 
     async def render() -> DesiredStates:
         async with DesiredStateBuilder(
-            config, state_dir(args, settings), timeouts=git_timeouts(settings)
+            config,
+            state_dir(args, settings),
+            renderer=renderer_for(settings),
+            timeouts=git_timeouts(settings),
         ) as builder:
             return await builder.render_all()
 

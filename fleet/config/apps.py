@@ -148,6 +148,8 @@ class SyncPolicy(ConfigModel):
     prune_propagation: Literal["Background", "Foreground", "Orphan"] = "Background"
     #: Create the app's namespace when it does not exist (it is never pruned).
     create_namespace: bool = False
+    #: Take over live objects fleet did not create for this app (fleet.engine.adoption).
+    adopt: bool = False
     #: Apply only objects the dry-run shows out of sync.
     apply_out_of_sync_only: bool = True
     #: Leave ignored fields (ignoreDifferences) out of what is applied too.
@@ -173,6 +175,8 @@ class App(ConfigModel):
     depends_on: list[Name] = Field(default_factory=list)
     deletion_policy: DeletionPolicy = "keep"
     rollout: Rollout | None = None
+    #: The project bounding what the app may write (fleet.config.projects); None: unbounded.
+    project: Name | None = None
 
     @field_validator("path")
     @classmethod

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from fleet.config.apps import App, repository_path
 from fleet.config.clusters import Cluster
 from fleet.config.issues import DocPath, Severity
+from fleet.config.projects import Project
 from fleet.config.rollouts import Rollout
 from fleet.config.selectors import ClusterSelector, Operator
 from fleet.config.sources import Source
@@ -38,6 +39,7 @@ class FleetView:
     clusters: list[tuple[int, Cluster]] = field(default_factory=list)
     sources: list[tuple[int, Source]] = field(default_factory=list)
     apps: list[tuple[int, App]] = field(default_factory=list)
+    projects: list[tuple[int, Project]] = field(default_factory=list)
     rollout: Rollout | None = None
     #: Names written in each section, valid entries or not.
     names: dict[str, set[str]] = field(default_factory=dict)

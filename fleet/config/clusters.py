@@ -31,6 +31,8 @@ class Cluster(ConfigModel):
     server: str | None = None
     ca_file: FilePath | None = None
     token_file: FilePath | None = None
+    #: Send the token to a plain ``http://`` server anyway. Off: such a cluster is refused.
+    allow_insecure_http: bool = False
 
     @field_validator("server")
     @classmethod
@@ -57,11 +59,20 @@ class Cluster(ConfigModel):
             for key, value in (("caFile", self.ca_file), ("tokenFile", self.token_file)):
                 if value is not None:
                     raise _conflict(f"{key} goes with server, not with kubeconfig", key)
+            if self.allow_insecure_http:
+                raise _conflict("allowInsecureHttp goes with server, not with kubeconfig", None)
         else:
             if self.context is not None:
                 raise _conflict("context goes with kubeconfig, not with server", "context")
             if self.token_file is None:
                 raise _conflict("a cluster given by server needs tokenFile", None)
+            if (self.server or "").startswith("http://") and not self.allow_insecure_http:
+                raise _conflict(
+                    f"cluster {self.name} would send its token over plain http://, where "
+                    "anyone on the path can read it: use an https:// server (or, on a "
+                    "network you trust, set allowInsecureHttp: true)",
+                    "server",
+                )
         return self
 
     def credential_files(self) -> list[tuple[DocPath, Path]]:

@@ -18,8 +18,10 @@ from fleet.config.base import ConfigModel
 from fleet.config.clusters import Cluster
 from fleet.config.issues import ConfigIssue
 from fleet.config.notifications import Notifications
+from fleet.config.projects import Project
 from fleet.config.rollouts import ResolvedWave, Rollout, resolve_waves, rollout_plan
 from fleet.config.sources import Source
+from fleet.config.windows import SyncWindow
 from fleet.engine.rollout import RolloutPlan
 
 
@@ -31,6 +33,10 @@ class FleetConfig(ConfigModel):
     rollout: Rollout | None = None
     #: Where alerts go and which events (see docs/notifications.md).
     notifications: Notifications | None = None
+    #: Bounds apps belong to (``apps[].project``; see fleet.config.projects).
+    projects: list[Project] = Field(default_factory=list)
+    #: Allow and deny windows for syncs (see docs/config.md, fleet.config.windows).
+    sync_windows: list[SyncWindow] = Field(default_factory=list)
 
     _file: Path | None = PrivateAttr(default=None)
     _warnings: list[ConfigIssue] = PrivateAttr(default_factory=list)
@@ -69,6 +75,15 @@ class FleetConfig(ConfigModel):
 
     def source_of(self, app: App) -> Source:
         return self.source(app.source)
+
+    def project_of(self, app: App) -> Project | None:
+        """The app's project, or None when it has none (the loader refuses unknown names)."""
+        if app.project is None:
+            return None
+        for project in self.projects:
+            if project.name == app.project:
+                return project
+        raise KeyError(app.project)
 
     def rollout_for(self, app: App) -> Rollout | None:
         """The app's own rollout, else the fleet-wide one, else None (one wave of all)."""

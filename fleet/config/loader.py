@@ -16,19 +16,24 @@ from pydantic import BaseModel, ValidationError
 from fleet.config.apps import App
 from fleet.config.checks import FleetView, check_fleet
 from fleet.config.clusters import Cluster
+from fleet.config.dependency_checks import check_dependency_targets
 from fleet.config.documents import YamlDocument, load_yaml_file
 from fleet.config.files import check_files
 from fleet.config.fleet import FleetConfig
 from fleet.config.issues import ConfigError, ConfigIssue, Severity, sort_issues
 from fleet.config.notification_checks import check_notifications
+from fleet.config.project_checks import check_projects
+from fleet.config.projects import Project
 from fleet.config.rollouts import Rollout
 from fleet.config.schema_errors import issues_from_error
 from fleet.config.sources import Source
+from fleet.config.windows import check_windows
 
 _SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
     ("clusters", Cluster),
     ("sources", Source),
     ("apps", App),
+    ("projects", Project),
 )
 
 
@@ -47,12 +52,17 @@ def load_fleet_config(
 
 
 def check_fleet_config(
-    path: Path, *, files: bool = True, missing_files: Severity = "error"
+    path: Path,
+    *,
+    files: bool = True,
+    missing_files: Severity = "error",
+    warn_unbounded: bool = False,
 ) -> tuple[FleetConfig | None, list[ConfigIssue]]:
     """The config (None if the schema refused it) and every issue found, in file order.
 
     ``files`` turns the checks of referenced files on or off; ``missing_files`` is the
-    severity of a referenced file that does not exist.
+    severity of a referenced file that does not exist; ``warn_unbounded`` adds a warning
+    for each app that belongs to no project (``fleet validate``).
     """
     try:
         document = load_yaml_file(path, str(path))
@@ -79,13 +89,19 @@ def check_fleet_config(
             clusters=list(enumerate(config.clusters)),
             sources=list(enumerate(config.sources)),
             apps=list(enumerate(config.apps)),
+            projects=list(enumerate(config.projects)),
             rollout=config.rollout,
         )
     view.names = {section: _names(data.get(section)) for section, _ in _SECTIONS}
     findings = check_fleet(view)
+    findings += check_projects(view, warn_unbounded=warn_unbounded)
     findings += check_notifications(
         data.get("notifications"), context, view, files=files, missing=missing_files
     )
+    findings += check_windows(data.get("syncWindows"), view.names)
+    if view.clusters_complete:
+        whole = [(i, app) for i, app in view.apps if i not in view.partial_apps]
+        findings += check_dependency_targets(whole, [c for _, c in view.clusters])
     if files:
         findings += check_files(view, missing_files)
     issues += [document.issue(f.path, f.message, severity=f.severity) for f in findings]

@@ -34,6 +34,7 @@ from fleet.config.types import Duration, FilePath, Name, PositiveDuration
 #: Every kind of event the daemon records; rules may name any of them (or a glob).
 EVENT_KINDS: tuple[str, ...] = (
     "sync_failed",
+    "sync_retrying",
     "sync_succeeded",
     "health_degraded",
     "drift",
@@ -41,6 +42,10 @@ EVENT_KINDS: tuple[str, ...] = (
     "cluster_reachable",
     "prune_refused",
     "rollout_halted",
+    "rollback",
+    "rollout_resumed",
+    "rollout_aborted",
+    "rollout_promoted",
     "source_failed",
     "untrusted_commit",
     "sync_interrupted",
@@ -49,6 +54,9 @@ EVENT_KINDS: tuple[str, ...] = (
     "app_removed",
     "pinned",
     "unpinned",
+    "sync_held",
+    "suspended",
+    "resumed",
 )
 
 #: Placeholders of a link template; values are URL-encoded when filled in.

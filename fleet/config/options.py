@@ -7,12 +7,14 @@ models); this is the one place that translates, so engine and config agree on de
 from __future__ import annotations
 
 from fleet.config.apps import App
+from fleet.config.projects import Project
 from fleet.engine.options import SyncOptions, Timeouts
 from fleet.engine.retry import RetryPolicy
 
 
-def sync_options(app: App) -> SyncOptions:
-    """The options the engine plans ``app``'s syncs with (per-sync flags left default)."""
+def sync_options(app: App, project: Project | None = None) -> SyncOptions:
+    """The options the engine plans ``app``'s syncs with (per-sync flags left default);
+    ``project`` is the app's project, whose bounds the engine enforces."""
     policy = app.sync_policy
     backoff = policy.retry.backoff
     return SyncOptions(
@@ -39,4 +41,6 @@ def sync_options(app: App) -> SyncOptions:
         ),
         ignore_differences=tuple(app.ignore_differences),
         health_rules=tuple(app.health),
+        bounds=project.bounds() if project is not None else None,
+        adopt=policy.adopt,
     )

@@ -23,13 +23,23 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from fleet.config.api_tokens import ApiToken, check_token_names, legacy_token, refuse_empty_path
 from fleet.config.documents import YamlDocument, load_yaml_file
 from fleet.config.issues import ConfigError, ConfigIssue
+from fleet.config.render_settings import RenderSettings
 from fleet.config.schema_errors import describe_error, is_echo, issue_for_error
 from fleet.config.types import PositiveDuration
 
@@ -37,7 +47,7 @@ ENV_PREFIX = "FLEET_"
 #: Names the settings file when ``--settings`` is not given.
 SETTINGS_ENV = "FLEET_SETTINGS"
 #: Keys of the settings file holding paths: relative ones are taken from the file's folder.
-_PATH_KEYS = ("state_dir", "config", "api_token_file")
+_PATH_KEYS = ("state_dir", "config", "api_token_file", "webhook_secret_file")
 
 
 def default_state_dir() -> Path:
@@ -121,8 +131,13 @@ class Settings(BaseSettings):
     config: Path | None = None
     #: Where the HTTP API listens: HOST:PORT or unix:PATH. Loopback by default.
     api_address: str = "127.0.0.1:8787"
-    #: File holding the bearer token that requests changing anything must present.
+    #: File holding a bearer token with every scope (``default`` in the audit log).
     api_token_file: Path | None = None
+    #: Named API tokens with scopes, maybe limited to apps (docs/security.md).
+    api_tokens: list[ApiToken] = Field(default_factory=list)
+    #: diff and plan requests (dry runs on every cluster) per minute per token, and burst.
+    api_dry_run_rate: float = Field(default=12.0, gt=0)
+    api_dry_run_burst: int = Field(default=6, ge=1)
     #: File holding the shared secret that signs Git push webhooks (GitHub's HMAC
     #: secret, GitLab's token, or fleet's generic HMAC). Unset: webhooks are refused.
     webhook_secret_file: Path | None = None
@@ -149,6 +164,11 @@ class Settings(BaseSettings):
     #: On SIGTERM, how long steps in flight may take before they are recorded interrupted.
     shutdown_timeout: PositiveDuration = timedelta(seconds=30)
     otel: OtelSettings = Field(default_factory=OtelSettings)
+    #: Render processes and the limits of one render (docs/render.md, "Limits").
+    render: RenderSettings = Field(default_factory=RenderSettings)
+    #: A webhook delivery id is refused when seen again within this window, and a
+    #: delivery signed with a timestamp older than it is refused as stale.
+    webhook_replay_window: PositiveDuration = timedelta(minutes=10)
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -164,15 +184,28 @@ class Settings(BaseSettings):
             raise PydanticCustomError("address", str(exc)) from None
         return value
 
+    @field_validator("api_token_file", "webhook_secret_file", mode="before")
+    @classmethod
+    def _no_empty_path(cls, value: Any, info: ValidationInfo) -> Any:
+        return refuse_empty_path(value, str(info.field_name))
+
     @model_validator(mode="after")
     def _token_off_loopback(self) -> Self:
-        if not self.listen.is_loopback and self.api_token_file is None:
+        if not self.listen.is_loopback and not self.token_entries:
             raise PydanticCustomError(
                 "address",
-                "api_address {address} is reachable from other hosts: set api_token_file too",
+                "api_address {address} is reachable from other hosts: set api_token_file "
+                "or api_tokens too",
                 {"address": self.api_address, "at": "api_address"},
             )
+        check_token_names(self.api_tokens, self.api_token_file is not None)
         return self
+
+    @property
+    def token_entries(self) -> list[ApiToken]:
+        """Every API token: ``api_token_file`` (as ``default``) and ``api_tokens``."""
+        legacy = [legacy_token(self.api_token_file)] if self.api_token_file else []
+        return legacy + list(self.api_tokens)
 
     @property
     def listen(self) -> ListenAddress:
@@ -238,10 +271,25 @@ def load_settings(path: Path | None = None) -> Settings:
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     for key in _PATH_KEYS:
-        value = data.get(key)
-        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
-            data[key] = str(base / value)
-    return data
+        data[key] = _resolved(data.get(key), base)
+    tokens = data.get("api_tokens")
+    if isinstance(tokens, list):
+        data["api_tokens"] = [
+            {**entry, "token_file": _resolved(entry.get("token_file"), base)}
+            if isinstance(entry, dict) and "token_file" in entry
+            else entry
+            for entry in tokens
+        ]
+    return {key: value for key, value in data.items() if value is not _ABSENT}
+
+
+_ABSENT = object()
+
+
+def _resolved(value: Any, base: Path) -> Any:
+    if isinstance(value, str) and value.strip() and not Path(value).expanduser().is_absolute():
+        return str(base / value)
+    return _ABSENT if value is None else value
 
 
 def _settings_issues(error: ValidationError, document: YamlDocument | None) -> list[ConfigIssue]:

@@ -3,7 +3,8 @@
 Exactly one of ``branch``, ``tag`` or ``commit`` names what to deploy, so nobody has to
 guess which wins. Credentials are files: an SSH key with a known_hosts file (an SSH
 source without one is refused, since accepting any host key would let anyone on the
-path serve the fleet's desired state), or an HTTPS token, or a username and password.
+path serve the fleet's desired state), or an HTTPS token, or a username and password
+(never sent over plain ``http://`` unless ``auth.allowInsecureHttp`` says so).
 ``verify`` lists the keys whose commit signatures are trusted; with it, an unsigned or
 untrusted commit is never deployed.
 """
@@ -58,6 +59,9 @@ class SourceAuth(ConfigModel):
     token_username: str = "x-access-token"
     username_file: FilePath | None = None
     password_file: FilePath | None = None
+    #: Send the token or password over plain ``http://`` anyway (anyone on the path can
+    #: read it). Off: such a source is refused.
+    allow_insecure_http: bool = False
 
     @model_validator(mode="after")
     def _one_kind_of_http_auth(self) -> Self:
@@ -197,6 +201,13 @@ class Source(ConfigModel):
             )
         elif self.auth.uses_http and transport not in ("http", "https"):
             raise _conflict(f"token and basic auth need an HTTP(S) URL, not {transport}", "auth")
+        if transport == "http" and self.auth.uses_http and not self.auth.allow_insecure_http:
+            raise _conflict(
+                f"source {self.name} would send its credentials over plain http://, where "
+                "anyone on the path can read them: use an https:// URL (or, on a network "
+                "you trust, set auth.allowInsecureHttp: true)",
+                "url",
+            )
         return self
 
     @property

@@ -78,13 +78,15 @@ class DryRun(_Action):
 @dataclass(frozen=True, slots=True)
 class Apply(_Action):
     """Write ``body``: server-side apply as ``fleet`` forcing conflicts; with ``replace``,
-    a PUT (create when absent); with ``replace`` and ``force``, delete and create."""
+    a PUT (create when absent); with ``replace`` and ``force``, delete and create; with
+    ``create``, a POST (an existing object is an error: 409 AlreadyExists)."""
 
     body: Body
     phase: Phase = Phase.SYNC
     wave: int = 0
     replace: bool = False
     force: bool = False
+    create: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,8 @@ class CreateHook(_Action):
 @dataclass(frozen=True, slots=True)
 class DeleteHook(_Action):
     """Remove fleet's hook finalizer from the object, then delete it (UID precondition).
-    A 404 answer means it is already gone: report success."""
+    A 404 answer means it is already gone: report success. Also removes the namespace a
+    failed dry-run had created (fleet.engine.namespaces)."""
 
     uid: str
     reason: str = ""

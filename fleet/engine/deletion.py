@@ -5,7 +5,9 @@ The same ownership rules as prune hold (tracking annotation naming this app and 
 never a hook); ``Delete=false`` keeps an object, ``Delete=confirm`` keeps it unless the
 deletion is confirmed. Prune protection does not apply: deleting the app is explicit.
 The planner runs these steps like a sync's (fleet.engine.plan), with the same waits and
-deadlines; there is no dry-run of deletions and no prune guard.
+deadlines; there is no dry-run of deletions and no prune guard. Project bounds hold: a
+deletion hook outside the app's project refuses the deletion, and an owned object outside
+it is kept.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from fleet.engine.annotations import AnnotationError, Phase, read_settings
 from fleet.engine.hooks import hook_source, instance_ref
 from fleet.engine.options import SyncOptions
 from fleet.engine.ordering import SyncTask, TaskType, group_steps, mirror_prune_waves, order_tasks
-from fleet.engine.prepare import Prepared, Reason, Step, SyncInput
+from fleet.engine.prepare import (
+    Prepared,
+    Reason,
+    Step,
+    SyncInput,
+    keep_out_of_bounds,
+    out_of_bounds,
+)
 from fleet.engine.progress import Failure, PlannedPrune
 from fleet.engine.prune import PruneCandidate, ownership_problem
 from fleet.model import annotations as names
@@ -70,11 +79,17 @@ def prepare_deletion(inp: SyncInput) -> Prepared | list[Failure]:
         hooks, sources = _hook_tasks(inp)
     except AnnotationError as error:
         return [Failure(Reason.INVALID_ANNOTATION, str(error), error.ref)]
-    candidates = [
-        deletion_candidate(inp.app, ref, inp.live[ref], inp.options)
-        for ref in sorted(inp.inventory)
-        if ref in inp.live
-    ]
+    refused = out_of_bounds(inp.options, [t.manifest for t in hooks if t.manifest is not None])
+    if refused:
+        return refused
+    candidates = keep_out_of_bounds(
+        [
+            deletion_candidate(inp.app, ref, inp.live[ref], inp.options)
+            for ref in sorted(inp.inventory)
+            if ref in inp.live
+        ],
+        inp.options.bounds,
+    )
     allowed = {c.ref: c.settings for c in candidates if c.prune and c.settings is not None}
     new_plan: tuple[PlannedPrune, ...] | None = None
     if inp.progress.prune_plan is None:

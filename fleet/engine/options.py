@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fleet.engine.bounds import ProjectBounds
 from fleet.engine.retry import RetryPolicy
 from fleet.model.health_rules import HealthRuleSet
 from fleet.model.ignore_differences import IgnoreDifference
@@ -58,3 +59,7 @@ class SyncOptions:
     health_rules: tuple[HealthRuleSet, ...] = ()
     #: Key for the digests that stand in for Secret values in diffs (per installation).
     secret_digest_key: bytes = b""
+    #: The app's project: what it may write (None: unbounded, fleet.engine.bounds).
+    bounds: ProjectBounds | None = None
+    #: Take over live objects fleet did not create for this app (fleet.engine.adoption).
+    adopt: bool = False

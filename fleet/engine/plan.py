@@ -45,10 +45,12 @@ from fleet.engine.actions import (
     DryRun,
     ReleaseHook,
 )
+from fleet.engine.adoption import claim_problem
 from fleet.engine.annotations import DeletePolicy
 from fleet.engine.decisions import Batch, Decision, Failed, Succeeded
 from fleet.engine.deletion import prepare_deletion
 from fleet.engine.hooks import HookOutcome, hook_state, instance_body
+from fleet.engine.namespaces import NamespaceFirst
 from fleet.engine.ordering import SyncTask, TaskType
 from fleet.engine.planner_state import Outcome, key
 from fleet.engine.prepare import Reason, SyncInput, dry_run_tasks, prepare
@@ -56,7 +58,6 @@ from fleet.engine.progress import Failure
 from fleet.engine.steps import StepPlanner
 from fleet.model import annotations as names
 from fleet.model.refs import ObjectRef
-from fleet.model.tracking import TRACKING_ANNOTATION, parse_tracking_id
 
 __all__ = ["SyncInput", "decide"]
 
@@ -75,7 +76,7 @@ def decide(inp: SyncInput) -> Decision:
     return _Planner(inp, prepared).decide()
 
 
-class _Planner(StepPlanner):
+class _Planner(NamespaceFirst, StepPlanner):
     """The sequence of a sync: dry-run, steps, SyncFail, cleanup, verdict."""
 
     # -- the sequence ----------------------------------------------------------------
@@ -114,18 +115,18 @@ class _Planner(StepPlanner):
     # -- dry-run ---------------------------------------------------------------------
 
     def _shared(self) -> list[Failure]:
-        """Objects of this app that another app tracks: writing them would take them over
-        behind the other app's back (Argo CD's FailOnSharedResource, always on)."""
+        """Objects in the way that are not this app's: writing them would take them over
+        behind someone's back (fleet.engine.adoption)."""
         failures = []
+        adopt = self.options.adopt
         for task in self.prepared.writes:
             live = self.inp.live.get(task.ref)
-            if live is None:
-                continue
-            annotations = (live.get("metadata") or {}).get("annotations") or {}
-            owner = parse_tracking_id(str(annotations.get(TRACKING_ANNOTATION, "")))
-            if owner is not None and owner.app != self.inp.app:
-                message = f"already tracked by app {owner.app!r}; nothing was changed"
-                failures.append(Failure(Reason.SHARED_RESOURCE, message, task.ref))
+            if live is None or task.ref in self.prepared.untracked:
+                continue  # CreateNamespace's namespace is untracked, never claimed
+            wanted = task.manifest.annotations if task.manifest is not None else {}
+            problem = claim_problem(self.inp.app, task.ref, live, wanted, adopt)
+            if problem is not None:
+                failures.append(Failure(problem.reason, problem.message, task.ref))
         return failures
 
     def _dry_run(self) -> Batch | Failed | None:
@@ -143,14 +144,17 @@ class _Planner(StepPlanner):
             elif state == "backoff":
                 backoff.append((due, task.ref))
             elif state == "failed":
-                failures.append(Failure(Reason.DRY_RUN_FAILED, self._error(record), task.ref))
+                error = record.error if record is not None else None
+                failures.append(
+                    Failure(Reason.DRY_RUN_FAILED, self._error(record), task.ref, error=error)
+                )
         if todo:
             return self._batch(todo, "DryRun", None, f"dry-run of {len(todo)} objects")
         if backoff:
             return self._retry_wait(backoff, None)
         if failures:
-            return Failed(tuple(failures), self.inp.inventory, self.prepared.candidates)
-        return None
+            return self._dry_run_failed(failures)
+        return self._create_namespace_first()
 
     def _dry_run_action(self, action_id: str, task: SyncTask) -> DryRun:
         ref = task.ref

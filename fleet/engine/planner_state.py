@@ -143,7 +143,8 @@ class PlannerState:
     def _failure(
         self, reason: Reason, record: ActionRecord | None, task: SyncTask, step: Step
     ) -> Failure:
-        return Failure(reason, self._error(record), task.ref, str(step.phase), step.wave)
+        error = record.error if record is not None else None
+        return Failure(reason, self._error(record), task.ref, str(step.phase), step.wave, error)
 
 
 def _keep_live_values(body: dict[str, Any], live: Obj, rules: Iterable[Any]) -> dict[str, Any]:

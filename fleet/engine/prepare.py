@@ -1,19 +1,21 @@
 """Turn one sync's input into checked, ordered tasks, or the reasons to refuse it.
 
 Refusals happen before anything touches the cluster: a failed render, an empty render the
-app does not allow, an unreadable annotation, two manifests for one object, or a prune the
-guard does not allow. All problems are reported at once.
+app does not allow, an unreadable annotation, two manifests for one object, an object
+outside the app's project (fleet.engine.bounds), or a prune the guard does not allow. All
+problems are reported at once.
 """
 
 from __future__ import annotations
 
 import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from fleet.engine.annotations import AnnotationError, ObjectSettings, Phase, read_settings
+from fleet.engine.bounds import ProjectBounds
 from fleet.engine.hooks import hook_source, instance_ref
 from fleet.engine.options import SyncOptions
 from fleet.engine.ordering import (
@@ -41,6 +43,8 @@ class Reason(StrEnum):
     INVALID_ANNOTATION = "InvalidAnnotation"
     DUPLICATE_OBJECT = "DuplicateObject"
     SHARED_RESOURCE = "SharedResource"
+    ADOPTION_REFUSED = "AdoptionRefused"
+    OUT_OF_PROJECT = "OutOfProject"
     PRUNE_REFUSED = "PruneRefused"
     DRY_RUN_FAILED = "DryRunFailed"
     APPLY_FAILED = "ApplyFailed"
@@ -111,6 +115,8 @@ class Prepared:
     new_prune_plan: tuple[PlannedPrune, ...] | None = None
     #: Every object the sync writes (applies and hooks), once each, in sync order.
     writes: tuple[SyncTask, ...] = ()
+    #: CreateNamespace: the namespace this sync creates (before its objects' dry-run).
+    namespace_task: SyncTask | None = None
 
 
 def _settings(desired: Sequence[Manifest]) -> tuple[list[ObjectSettings], list[Failure]]:
@@ -143,17 +149,63 @@ def _duplicates(desired: Sequence[Manifest]) -> list[Failure]:
     return failures
 
 
+def out_of_bounds(
+    options: SyncOptions, manifests: Sequence[Manifest], namespace_task: SyncTask | None = None
+) -> list[Failure]:
+    """One failure per object outside the app's project (hooks included), naming the rule."""
+    bounds = options.bounds
+    if bounds is None:
+        return []
+    failures = []
+    refs = [(m.ref, str(m.origin)) for m in manifests]
+    if namespace_task is not None:
+        refs.append((namespace_task.ref, "syncPolicy.createNamespace"))
+    for ref, origin in refs:
+        rule = bounds.refusal(ref)
+        if rule is not None:
+            failures.append(Failure(Reason.OUT_OF_PROJECT, f"{origin}: {rule}", ref))
+    return failures
+
+
+def keep_out_of_bounds(
+    candidates: list[PruneCandidate], bounds: ProjectBounds | None
+) -> list[PruneCandidate]:
+    """Stale objects outside the project are kept, not deleted: a prune is a write too
+    (an object left from before the app joined a project, or before it was narrowed)."""
+    if bounds is None:
+        return candidates
+    out = []
+    for candidate in candidates:
+        rule = bounds.refusal(candidate.ref) if candidate.prune else None
+        if rule is None:
+            out.append(candidate)
+        else:
+            out.append(replace(candidate, prune=False, reason=f"kept: {rule}"))
+    return out
+
+
 def _namespace_task(inp: SyncInput, desired: Sequence[Manifest]) -> SyncTask | None:
-    """CreateNamespace: the app's namespace, when it neither exists nor is rendered."""
+    """CreateNamespace: the app's namespace, when it is not rendered and either does not
+    exist or was created by this very sync (so the plan stays the same once it exists,
+    and a resumed sync still waits for it and can remove it again; fleet.engine.namespaces)."""
     namespace = inp.options.namespace
     ref = ObjectRef("", "Namespace", "", namespace)
-    if not inp.options.create_namespace or not namespace or ref in inp.live:
+    if not inp.options.create_namespace or not namespace:
         return None
     if any(manifest.ref == ref for manifest in desired):
         return None
     body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
     manifest = Manifest(ref, body, Origin("<CreateNamespace>", 1, "fleet"))
-    return SyncTask(ref, Phase.SYNC, 0, TaskType.APPLY, ObjectSettings(), manifest, namespace)
+    task = SyncTask(ref, Phase.SYNC, 0, TaskType.APPLY, ObjectSettings(), manifest, namespace)
+    if ref in inp.live and not namespace_created(inp.progress, task):
+        return None
+    return task
+
+
+def namespace_created(progress: Progress, task: SyncTask) -> bool:
+    """Whether this sync created the namespace of a CreateNamespace ``task``."""
+    record = progress.records.get(f"apply {task.key}")
+    return record is not None and record.ok
 
 
 def _crd_kinds(desired: Sequence[Manifest]) -> dict[str, ObjectRef]:
@@ -239,6 +291,7 @@ def _plan_desired(
     manifests = tuple(inp.desired)
     all_settings, failures = _settings(manifests)
     failures += _duplicates(manifests)
+    failures += out_of_bounds(inp.options, manifests, namespace_task)
     if failures:
         return _DesiredPlan(manifests, identity, tuple(failures))
     tasks: list[SyncTask] = []
@@ -331,7 +384,10 @@ def prepare(inp: SyncInput) -> Prepared | list[Failure]:
     if plan.failures:
         return list(plan.failures)
 
-    candidates = prune_candidates(inp.app, inp.inventory, plan.desired_refs, inp.live, inp.options)
+    candidates = keep_out_of_bounds(
+        prune_candidates(inp.app, inp.inventory, plan.desired_refs, inp.live, inp.options),
+        inp.options.bounds,
+    )
     fixed = _prune_tasks(inp, plan, candidates)
     if isinstance(fixed, Failure):
         return [fixed]
@@ -349,29 +405,38 @@ def prepare(inp: SyncInput) -> Prepared | list[Failure]:
         stamped=plan.stamped,
         new_prune_plan=new_prune_plan,
         writes=plan.writes,
+        namespace_task=namespace_task,
     )
 
 
 def dry_run_tasks(inp: SyncInput, prepared: Prepared) -> list[SyncTask]:
     """One task per object to dry-run, in sync order.
 
-    Skipped: objects fleet does not track (CreateNamespace), custom resources whose CRD
-    comes with this sync, and objects in a namespace this sync creates: those cannot be
-    dry-run before the step that creates what they need.
+    Skipped: custom resources whose CRD comes with this sync, and objects in a namespace
+    that does not exist yet (an API server answers 404 before it looks at them). The
+    namespace CreateNamespace makes is dry-run itself, and created before the rest is
+    written, so that its objects are dry-run too (fleet.engine.namespaces); only those of
+    a rendered Namespace are left to its step.
     """
+    ns_task = prepared.namespace_task
     new_namespaces = {
         task.ref.name
         for task in prepared.writes
-        if task.ref.kind == "Namespace" and not task.ref.group and task.ref not in inp.live
+        if task.ref.kind == "Namespace"
+        and not task.ref.group
+        and task.ref not in inp.live
+        and not (
+            ns_task is not None
+            and task.ref == ns_task.ref
+            and namespace_created(inp.progress, task)
+        )
     }
-    untracked = prepared.untracked
     crd_kinds = prepared.crd_kinds
     crd_kind_names = {kind.rpartition("/")[2] for kind in crd_kinds}
     return [
         task
         for task in prepared.writes
-        if not (untracked and task.ref in untracked)
-        and task.ref.namespace not in new_namespaces
+        if task.ref.namespace not in new_namespaces
         and not (
             task.ref.kind in crd_kind_names and f"{task.ref.group}/{task.ref.kind}" in crd_kinds
         )

@@ -41,6 +41,9 @@ class Failure:
     ref: ObjectRef | None = None
     phase: str = ""
     wave: int | None = None
+    #: The API's answer when a request failed (None for failures the engine found):
+    #: whether the sync may pass when tried again (fleet.engine.failures) reads it.
+    error: ApiError | None = None
 
     def __str__(self) -> str:
         subject = f"{self.ref}: " if self.ref is not None else ""

@@ -34,6 +34,16 @@ HELM_HOOK_DELETE_POLICY = HELM_PREFIX + "hook-delete-policy"
 #: Flux's per-object prune protection (``disabled`` keeps the object).
 FLUX_PRUNE = "kustomize.toolkit.fluxcd.io/prune"
 
+#: ``fleet.dev/adopt: "true"`` (on the manifest in Git, or on the live object) lets fleet
+#: take over an object it did not create (fleet.engine.adoption).
+ADOPT = PREFIX + "adopt"
+#: Flux's apply policy; ``Merge`` declares that the object may already exist.
+FLUX_SSA = "kustomize.toolkit.fluxcd.io/ssa"
+#: Argo CD's ownership annotation (``app:group/Kind:namespace/name``, like fleet's own).
+ARGO_TRACKING_ID = ARGO_PREFIX + "tracking-id"
+#: The label Flux's kustomize-controller puts on what it applies: its Kustomization's name.
+FLUX_KUSTOMIZATION_NAME = "kustomize.toolkit.fluxcd.io/name"
+
 #: Set by fleet on every hook it creates: the tracking id of the manifest and the phase,
 #: so that earlier instances of the same hook can be found (BeforeHookCreation).
 HOOK_SOURCE = PREFIX + "hook-source"

@@ -3,7 +3,9 @@
 Workers (one per app on the cluster) tell the cluster which kinds they need watched;
 the cluster starts one watch per kind and keeps it until the daemon stops. Whether the
 cluster is reachable is learned from those watches, so a cluster that goes down is
-noticed within one failed request and its workers are woken when it comes back.
+noticed within one failed request (a cut connection at once; a silent one by the watch
+deadline, see fleet.runtime.watchers) and its workers are told both ways: their status
+turns Unknown while it is down, and they compare again when it comes back.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import anyio
 from anyio.abc import TaskGroup
@@ -19,6 +22,7 @@ from fleet.adapters.kube.client import ClusterClient
 from fleet.adapters.kube.errors import KubeError
 from fleet.model.refs import split_api_version
 from fleet.runtime.livecache import LiveCache
+from fleet.runtime.status import utc_now
 from fleet.runtime.watchers import WatchSettings, watch_kind
 
 log = logging.getLogger(__name__)
@@ -30,7 +34,10 @@ ReachabilityListener = Callable[[str, bool, str], None]
 @dataclass
 class Reachability:
     reachable: bool | None = None
+    #: Why it is not reachable, in a few readable words (empty while reachable).
     message: str = ""
+    #: When it was last found unreachable after being reachable (or never reached).
+    since: datetime | None = None
     listeners: list[ReachabilityListener] = field(default_factory=list)
 
 
@@ -62,11 +69,12 @@ class ClusterRuntime:
 
     def _report(self, cluster: str, error: KubeError | None) -> None:
         reachable = error is None or (not error.unreachable and error.status not in (401, 403))
-        message = "" if error is None else str(error)
+        message = "" if error is None or reachable else error.sentence
         before = self.reachability.reachable
         self.reachability.reachable = reachable
         self.reachability.message = message
         if before is not reachable:
+            self.reachability.since = None if reachable else utc_now()
             if reachable:
                 log.info("cluster %s is reachable", self.name)
                 self._back.set()

@@ -19,6 +19,7 @@ import signal
 import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,11 +28,14 @@ from anyio.abc import TaskGroup
 
 from fleet import __version__
 from fleet.adapters.git import Revision
-from fleet.adapters.http.server import ApiAddress, ApiError, build_app, serve
+from fleet.adapters.http.address import ApiAddress
+from fleet.adapters.http.routes import ApiAccess
+from fleet.adapters.http.server import ApiError, build_app, serve
 from fleet.adapters.http.webhooks import Push, repository_key
 from fleet.adapters.kube.client import ClusterClient, Limits
 from fleet.adapters.kube.connection import ClusterEndpoint
 from fleet.adapters.store import DEFAULT_FILE_NAME, AsyncHistoryStore
+from fleet.adapters.store.files import private_directory
 from fleet.adapters.systemd import SystemdNotifier
 from fleet.adapters.telemetry.context import Telemetry
 from fleet.adapters.telemetry.metrics import AppClusterState, FleetState
@@ -40,8 +44,12 @@ from fleet.engine import compare
 from fleet.engine.hooks import stamp
 from fleet.runtime.clusters import ClusterRuntime
 from fleet.runtime.desired import DesiredStateBuilder, git_timeouts
+from fleet.runtime.holds import HoldBoard, HoldRefused
 from fleet.runtime.mailbox import Trigger
 from fleet.runtime.notifications import NotificationDispatcher
+from fleet.runtime.plan import FleetPlanner, PlanScope
+from fleet.runtime.rendering import renderer_for
+from fleet.runtime.rollout_api import RolloutApi
 from fleet.runtime.rollouts import RolloutCoordinator
 from fleet.runtime.sources import SourcePoller
 from fleet.runtime.worker import SyncOutcome, Worker, WorkerContext
@@ -86,6 +94,9 @@ class Daemon:
         self._tasks: TaskGroup | None = None
         self._ctx: WorkerContext | None = None
         self._rollouts: RolloutCoordinator | None = None
+        self._rollout_api: RolloutApi | None = None
+        #: Suspensions, sync windows and dependsOn: why automated syncs wait.
+        self._holds: HoldBoard | None = None
         self._events_changed = anyio.Event()
         self._stopping = False
         self._started = False
@@ -95,8 +106,12 @@ class Daemon:
         self._resume: dict[tuple[str, str], tuple[str, int, Any]] = {}
         #: Sends events to the config's notification destinations (stats for metrics).
         self.notifications = NotificationDispatcher()
+        #: Answers ``fleet plan`` (dry-runs only; one plan at a time).
+        self.planner = FleetPlanner()
         self.telemetry = Telemetry(version=__version__)
         self.telemetry.metrics.watch_state(self._metric_state)
+        #: Renders in processes bounded by settings.render; its cache outlives reloads.
+        self.renderer = renderer_for(settings)
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -110,7 +125,8 @@ class Daemon:
         # Everything loaded so far lives as long as the daemon: keep the collector off it.
         gc.freeze()
         state_dir = settings.state_dir
-        state_dir.mkdir(parents=True, exist_ok=True)
+        access = ApiAccess.from_settings(settings)  # unreadable or empty token files stop here
+        private_directory(state_dir)  # 0700 whatever the umask
         self._secret_key = _secret_digest_key(state_dir)
         async with await AsyncHistoryStore.open(state_dir / DEFAULT_FILE_NAME) as store:
             self.store = store
@@ -126,6 +142,7 @@ class Daemon:
             builder = DesiredStateBuilder(
                 self.config,
                 state_dir,
+                renderer=self.renderer,
                 timeouts=git_timeouts(settings),
                 recent_trees=settings.kept_trees,
             )
@@ -133,7 +150,17 @@ class Daemon:
                 self._tasks = tasks
                 self.notifications.configure(self.config)
                 await tasks.start(self.notifications.run)
-                self._rollouts = RolloutCoordinator(tasks, self._event)
+                self._rollouts = RolloutCoordinator(
+                    tasks, self._event, store=store, resolve=self._resolve_revision
+                )
+                await self._rollouts.load()  # halts, aborts, pins and holds survive restarts
+                self._rollout_api = RolloutApi(
+                    self._rollouts, store, self._resolve_revision, self._event
+                )
+                self._holds = HoldBoard(store, self._event, tasks)
+                await self._holds.load()
+                # A closed sync window pauses a rollout before it releases a cluster.
+                self._rollouts.start_gate = self._holds.window_closed
                 self._ctx = WorkerContext(
                     store=store,
                     builder=builder,
@@ -141,9 +168,10 @@ class Daemon:
                     report=self._report,
                     event=self._event,
                     secret_digest_key=self._secret_key,
+                    holds=self._holds,
                 )
                 runner = await serve(
-                    build_app(self, settings.api_token_file),
+                    build_app(self, access, store),
                     ApiAddress.parse(settings.api_address),
                 )
                 try:
@@ -224,6 +252,7 @@ class Daemon:
                 report = await self.store.apply_retention(policy)
                 if not report.empty:
                     log.info("history retention: %s", report)
+                await self.store.prune_audit(datetime.now(UTC) - self.settings.history_retention)
             except Exception:
                 log.exception("history retention failed")
             await anyio.sleep(3600)
@@ -312,9 +341,14 @@ class Daemon:
             if previous is not None:
                 worker.status = previous.status
                 worker.target = previous.target
+                # Its app, cluster or source changed: sync what differs now, not at the
+                # next commit (fleet.runtime.retries.ConfigResync).
+                worker.resync.config_changed(worker.mailbox)
             scope = anyio.CancelScope()
             self.workers[key] = _WorkerSlot(worker, scope)
             self._tasks.start_soon(self._run_worker, scope, worker)
+        if self._holds is not None:  # before the rollouts: they consult its windows
+            self._holds.configure(config, {k: s.worker for k, s in self.workers.items()})
         # Rollouts and sources.
         for app in config.apps:
             workers = [s.worker for k, s in self.workers.items() if k[0] == app.name]
@@ -340,6 +374,12 @@ class Daemon:
             self._poller_scopes[source.name] = scope
             self._tasks.start_soon(self._run_poller, scope, poller)
         self.config = config
+        # An app this reload added starts from the commit its source is at now, without
+        # waiting for the next one (a rollout ignores a commit it already has).
+        for app in config.apps:
+            poller_now = self.pollers.get(app.source)
+            if poller_now is not None and poller_now.revision is not None:
+                self._rollouts.new_revision(app.name, poller_now.revision, "config")
 
     async def _run_worker(self, scope: anyio.CancelScope, worker: Worker) -> None:
         with scope:
@@ -372,12 +412,15 @@ class Daemon:
         builder = DesiredStateBuilder(
             config,
             self.settings.state_dir,
+            renderer=self.renderer,
             timeouts=git_timeouts(self.settings),
             recent_trees=self.settings.kept_trees,
         )
         builder.remember_wanted_trees(self._ctx.builder)
         old_builder, self._ctx.builder = self._ctx.builder, builder
         await self._build(config)
+        if self._rollouts is not None:
+            self._rollouts.poke()  # sync windows may have changed
         self.notifications.configure(config)
         await old_builder.aclose()
         log.info("config reloaded: %d clusters, %d apps", len(config.clusters), len(config.apps))
@@ -437,10 +480,16 @@ class Daemon:
         self._tasks.start_soon(
             self._event, kind, message or kind.replace("_", " "), None, cluster, {}
         )
-        if reachable:
-            for (_, name), slot in self.workers.items():
-                if name == cluster:
-                    slot.worker.mailbox.post(Trigger("poll", detail="cluster reachable again"))
+        for (_, name), slot in self.workers.items():
+            if name != cluster:
+                continue
+            if reachable:
+                slot.worker.mailbox.post(Trigger("poll", detail="cluster reachable again"))
+            else:
+                # At once, not at the worker's next wake-up: nothing else may happen.
+                runtime = self.clusters.get(cluster)
+                since = runtime.reachability.since if runtime is not None else None
+                slot.worker.status.mark_unreachable(since, message)
 
     async def _event(
         self,
@@ -510,6 +559,17 @@ class Daemon:
             out.append(await _diff_of(worker, self._secret_key))
         return out
 
+    async def plan(self, app: str | None, revision: str | None, with_diff: bool) -> JSON:
+        if self.config is None or self._ctx is None:
+            raise ApiError(503, "the daemon is still starting")
+        scope = PlanScope(
+            config=self.config,
+            workers={key: slot.worker for key, slot in self.workers.items()},
+            fetched={name: poller.revision for name, poller in self.pollers.items()},
+            builder=self._ctx.builder,
+        )
+        return await self.planner.plan(scope, app, revision, with_diff)
+
     async def history(
         self, app: str | None, cluster: str | None, limit: int, before: int | None
     ) -> list[JSON]:
@@ -547,32 +607,26 @@ class Daemon:
         clear_pin: bool,
         dry_run: bool,
         confirm_prune: bool = False,
+        force: bool = False,
+        now: bool = False,
     ) -> JSON:
         assert self.store is not None
         assert self.config is not None
         workers = self._workers_of(app, cluster)
-        if clear_pin:
-            await self.store.unpin(app, cluster)
-            await self._event(
-                "unpinned", f"pin cleared on {cluster or 'every cluster'}", app, cluster, {}
+        if self._holds is not None and not dry_run:
+            # Suspended, a closed window, a dependency not ready: refused, not queued.
+            refusals = self._holds.manual_refusals(workers, force)
+            if refusals:
+                raise ApiError(409, "sync refused: " + "; ".join(refusals))
+        if clear_pin or revision:
+            # A pin or unpin moves the clusters in waves, like a commit (fleet.runtime.
+            # rollout_api); with ``now`` every cluster syncs at once, as below.
+            assert self._rollout_api is not None
+            moved = await self._rollout_api.change_pins(
+                app, cluster, workers, revision, clear_pin, dry_run=dry_run, now=now
             )
-        if revision:
-            source = self.config.source_of(self.config.app(app))
-            assert self._ctx is not None
-            try:
-                resolved = await self._ctx.builder.resolve(source, revision)
-            except Exception as error:
-                raise ApiError(400, f"revision {revision!r}: {error}") from None
-            if not dry_run:
-                for worker in workers:
-                    await self.store.pin(app, resolved.sha, worker.cluster.name)
-                await self._event(
-                    "pinned",
-                    f"pinned to {resolved.short_sha}",
-                    app,
-                    cluster,
-                    {"revision": resolved.sha},
-                )
+            if moved is not None and not now:
+                return moved
         posted = []
         for worker in workers:
             trigger = Trigger("manual", dry_run=dry_run, confirm_prune=confirm_prune)
@@ -588,6 +642,57 @@ class Daemon:
             for name, trigger in posted
         ]
         return {"app": app, "queued": queued}
+
+    async def suspend(self, app: str | None, cluster: str | None, reason: str) -> JSON:
+        """``fleet suspend`` / ``fleet cluster suspend`` (fleet.runtime.holds)."""
+        holds = self._scoped_holds(app, cluster)
+        try:
+            return await holds.suspend(app, cluster, reason)
+        except HoldRefused as error:
+            raise ApiError(409, str(error)) from None
+
+    async def resume(self, app: str | None, cluster: str | None) -> JSON:
+        holds = self._scoped_holds(app, cluster)
+        try:
+            return await holds.resume(app, cluster)
+        except HoldRefused as error:
+            raise ApiError(409, str(error)) from None
+
+    def _scoped_holds(self, app: str | None, cluster: str | None) -> HoldBoard:
+        if self._holds is None or self.config is None:
+            raise ApiError(503, "the daemon is still starting")
+        if app is not None:
+            self._workers_of(app, cluster)  # 404 for an unknown app or cluster
+        elif cluster not in {c.name for c in self.config.clusters}:
+            raise ApiError(404, f"no cluster named {cluster}")
+        return self._holds
+
+    async def _resolve_revision(self, app: str, spec: str) -> Revision:
+        """A revision (commit, tag or branch) of the app's source."""
+        assert self.config is not None
+        assert self._ctx is not None
+        return await self._ctx.builder.resolve(self.config.source_of(self.config.app(app)), spec)
+
+    async def rollout_status(self, app: str) -> JSON:
+        assert self._rollout_api is not None
+        return self._rollout_api.status(app)
+
+    async def rollout_action(self, app: str, action: str) -> JSON:
+        assert self._rollout_api is not None
+        return await self._rollout_api.act(app, action)
+
+    async def rollback(
+        self,
+        app: str,
+        cluster: str | None,
+        to_sync_id: int | None,
+        revision: str | None,
+        now: bool,
+    ) -> JSON:
+        """``fleet rollback`` (fleet.runtime.rollout_api)."""
+        assert self._rollout_api is not None
+        workers = self._workers_of(app, cluster)
+        return await self._rollout_api.rollback(app, workers, to_sync_id, revision, now=now)
 
     def webhook_secrets(self, forge: str) -> list[bytes]:
         path = self.settings.webhook_secret_file
@@ -617,7 +722,17 @@ class Daemon:
         statuses = [slot.worker.status for slot in self.workers.values()]
         slots = self._ctx.sync_slots.statistics() if self._ctx is not None else None
         return FleetState(
-            apps=[AppClusterState(s.app, s.cluster, s.sync, s.health) for s in statuses],
+            apps=[
+                AppClusterState(
+                    s.app,
+                    s.cluster,
+                    s.sync,
+                    s.health,
+                    suspended=s.suspended,
+                    held=str(s.hold["kind"]) if s.hold else "",
+                )
+                for s in statuses
+            ],
             clusters={name: runtime.reachable for name, runtime in self.clusters.items()},
             reconciles_queued=sum(1 for s in self.workers.values() if s.worker.mailbox.pending()),
             syncs_waiting=slots.tasks_waiting if slots is not None else 0,

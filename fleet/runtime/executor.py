@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import anyio
 
 from fleet.adapters.kube.client import ClusterClient
-from fleet.adapters.kube.errors import KindNotServed, KubeError
+from fleet.adapters.kube.errors import KindNotServed, KubeError, one_line
 from fleet.adapters.telemetry import context as telemetry
 from fleet.engine import (
     Action,
@@ -45,8 +45,9 @@ from fleet.engine import (
 )
 from fleet.engine.decisions import Running
 from fleet.engine.drift import live_mismatch
+from fleet.engine.hooks import hook_state
 from fleet.model import annotations as names
-from fleet.model.manifests import Manifest
+from fleet.model.manifests import Manifest, Origin
 from fleet.model.refs import ObjectRef
 from fleet.runtime.livecache import LiveCache
 
@@ -64,6 +65,8 @@ class ResourceRow:
     ok: bool = True
     message: str = ""
     duration_ms: float = 0.0
+    #: A hook's outcome when it is known (Running, Succeeded, Failed); else from live.
+    health: str | None = None
 
 
 class SyncJournal(Protocol):
@@ -226,6 +229,8 @@ class SyncExecutor:
                     self._extra_live[ref] = item
 
         async with anyio.create_task_group() as group:
+            for manifest in _created_namespace(self.job.options):
+                group.start_soon(self._limited, fetch, manifest)
             for manifests in groups.values():
                 if len(manifests) >= 3 and manifests[0].ref.namespace:
                     group.start_soon(self._limited_all, fetch_all, manifests)
@@ -304,8 +309,9 @@ class SyncExecutor:
             if isinstance(action, DeleteHook):
                 return await self._delete_hook(action)
             if isinstance(action, ReleaseHook):
+                live = self._live_one(action.ref)
                 await self._release(action.ref)
-                return action.succeeded(), None
+                return action.succeeded(), self._hook_finished(action.ref, live, "completed")
             return None, None  # Wait: handled by the loop
         except KindNotServed as error:
             if isinstance(action, DryRun):
@@ -322,8 +328,10 @@ class SyncExecutor:
         api_error = ApiError(error.status, error.reason, error.message, error.retry_after)
         row = None
         if not isinstance(action, DryRun):
+            # History keeps what the library or server said, after the readable line.
+            raw = f" [raw: {one_line(error.raw, 1000)}]" if error.raw else ""
             row = ResourceRow(
-                action.ref, _verb(action), *_step(action), ok=False, message=str(api_error)
+                action.ref, _verb(action), *_step(action), ok=False, message=f"{api_error}{raw}"
             )
         return action.failed(api_error), row
 
@@ -366,6 +374,8 @@ class SyncExecutor:
             result = await self.client.create(action.body)
         elif action.replace:
             result = await self.client.replace(action.body)
+        elif action.create:
+            result = await self.client.create(action.body)
         else:
             result = await self.client.apply(action.body)
         self._saw(action.ref, result)
@@ -395,8 +405,27 @@ class SyncExecutor:
         await self.client.delete(api_version, action.ref, uid=action.uid or None)
         self._forget_copy(action.ref)
         return action.succeeded(), ResourceRow(
-            action.ref, "deleted", _hook_phase(live), None, message=action.reason
+            action.ref,
+            "deleted",
+            _hook_phase(live),
+            None,
+            message=action.reason,
+            health=self._hook_outcome(live),
         )
+
+    def _hook_finished(self, ref: ObjectRef, live: Obj | None, what: str) -> ResourceRow | None:
+        """The row that says how a hook ended (history shows Succeeded, not Progressing)."""
+        outcome = self._hook_outcome(live)
+        if live is None or outcome not in ("Succeeded", "Failed"):
+            return None  # released unfinished (the sync ended first): nothing to say yet
+        return ResourceRow(
+            ref, what, _hook_phase(live), None, message=f"hook {outcome.lower()}", health=outcome
+        )
+
+    def _hook_outcome(self, live: Obj | None) -> str | None:
+        if live is None:
+            return None
+        return str(hook_state(live, self.job.options.health_rules).outcome)
 
     async def _release(self, ref: ObjectRef) -> None:
         """Remove fleet's hook finalizer, guarded by resourceVersion against lost updates."""
@@ -445,10 +474,19 @@ class SyncExecutor:
             self._extra_live[ref] = obj
 
 
+def _created_namespace(options: SyncOptions) -> list[Manifest]:
+    """CreateNamespace's namespace, read at the start of every sync: it is untracked, so
+    no watch keeps it current, and the engine must know whether it exists
+    (fleet.engine.namespaces)."""
+    if not (options.create_namespace and options.namespace):
+        return []
+    ref = ObjectRef("", "Namespace", "", options.namespace)
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ref.name}}
+    return [Manifest(ref, body, Origin("<CreateNamespace>", 1, "fleet"))]
+
+
 def _with_duration(row: ResourceRow, elapsed_ms: float) -> ResourceRow:
-    return ResourceRow(
-        row.ref, row.action, row.phase, row.wave, row.ok, row.message, round(elapsed_ms, 1)
-    )
+    return replace(row, duration_ms=round(elapsed_ms, 1))
 
 
 def _verb(action: Action) -> str:

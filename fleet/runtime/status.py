@@ -2,6 +2,10 @@
 
 History (SQLite) is the durable record; this is what ``fleet status`` shows right now,
 including what history cannot know yet (a sync in progress, its current step).
+
+It never shows more than the daemon knows: while the cluster cannot be reached, sync
+and health are Unknown (the last comparison may no longer hold) and the message says
+since when and why; the next comparison after it comes back replaces all three.
 """
 
 from __future__ import annotations
@@ -35,15 +39,46 @@ class AppClusterStatus:
     last_finished_at: datetime | None = None
     pinned_revision: str | None = None
     reachable: bool | None = None
+    #: When the daemon lost the cluster (None while it is reachable).
+    unreachable_since: datetime | None = None
     out_of_sync: list[str] = field(default_factory=list)
     updated_at: datetime = field(default_factory=utc_now)
+    #: Suspended (the app here, the app everywhere, or the cluster): no automated sync
+    #: and no self-heal (fleet.runtime.holds).
+    suspended: bool = False
+    #: Why an automated sync that would run now waits: {kind, reason, until, subject}
+    #: (fleet.engine.holds.Hold.as_json); None when nothing waits.
+    hold: dict[str, Any] | None = None
+
+    def mark_unreachable(self, since: datetime | None, reason: str) -> None:
+        """The cluster cannot be reached: what was compared before no longer holds."""
+        self.reachable = False
+        self.unreachable_since = since or self.unreachable_since or utc_now()
+        self.sync, self.health = "Unknown", "Unknown"
+        self.message = unreachable_message(self.unreachable_since, reason)
+        self.updated_at = utc_now()
+
+    def mark_reachable(self) -> None:
+        """The cluster answers again (the comparison that follows sets the rest)."""
+        if self.reachable is False and self.message.startswith("unreachable since "):
+            self.message = ""
+        self.reachable = True
+        self.unreachable_since = None
 
     def as_json(self) -> dict[str, Any]:
         # Field by field rather than dataclasses.asdict, which deep-copies recursively:
         # a status poll of a large fleet builds one of these per app and cluster.
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["out_of_sync"] = list(self.out_of_sync)
-        for key in ("updated_at", "last_finished_at"):
+        data["hold"] = dict(self.hold) if self.hold is not None else None
+        for key in ("updated_at", "last_finished_at", "unreachable_since"):
             if data[key] is not None:
                 data[key] = data[key].isoformat()
         return data
+
+
+def unreachable_message(since: datetime, reason: str) -> str:
+    """``unreachable since 2026-05-01 12:00:03 UTC: connection refused``."""
+    when = since.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    reason = reason.removeprefix("unreachable: ")
+    return f"unreachable since {when}: {reason}" if reason else f"unreachable since {when}"

@@ -5,6 +5,12 @@ resourceVersion (bookmarks keep it fresh on quiet kinds); a 410 Gone means the s
 longer has that history, so the kind is listed again. A full re-list every
 ``resync_seconds`` catches anything a watch could have missed. Errors back off with
 jitter and never stop other kinds or clusters.
+
+A watch is also how fleet learns that a cluster went away while nothing happens. A cut
+connection fails the watch at once; a silent one (a partition, a frozen API server) is
+caught by a deadline: the server is asked to end each watch a little before
+``watch_timeout_seconds``, and a watch still open at that timeout counts as the cluster
+being unreachable. So a cluster that goes down is reported within one watch timeout.
 """
 
 from __future__ import annotations
@@ -31,6 +37,17 @@ class WatchSettings:
     watch_timeout_seconds: int = 290
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
+
+
+def watch_deadline(timeout: int) -> tuple[int, float]:
+    """(timeoutSeconds to ask the server for, seconds after which the watch is silent).
+
+    The server gets a grace of a tenth (1 to 10 s) to end the watch itself; the deadline
+    is ``timeout``, so silence is noticed within one watch timeout.
+    """
+    grace = min(10, max(1, timeout // 10))
+    asked = max(1, timeout - grace)
+    return asked, float(max(timeout, asked + 1))
 
 
 #: Called with (cluster, error) when a kind cannot be listed; None when it recovers.
@@ -64,17 +81,28 @@ async def watch_kind(
             while anyio.current_time() < resync_at:
                 remaining = int(resync_at - anyio.current_time())
                 timeout = max(1, min(settings.watch_timeout_seconds, remaining))
+                asked, deadline = watch_deadline(timeout)
                 opened = anyio.current_time()
-                async for event_type, obj in client.watch(
-                    api_version,
-                    kind,
-                    resource_version=version,
-                    label_selector=APP_LABEL,
-                    timeout_seconds=timeout,
-                ):
-                    version = str((obj.get("metadata") or {}).get("resourceVersion") or version)
-                    if event_type != "BOOKMARK":
-                        cache.apply_event(group, kind, event_type, obj)
+                with anyio.move_on_after(deadline) as watching:
+                    async for event_type, obj in client.watch(
+                        api_version,
+                        kind,
+                        resource_version=version,
+                        label_selector=APP_LABEL,
+                        timeout_seconds=asked,
+                    ):
+                        meta = obj.get("metadata") or {}
+                        version = str(meta.get("resourceVersion") or version)
+                        if event_type != "BOOKMARK":
+                            cache.apply_event(group, kind, event_type, obj)
+                if watching.cancelled_caught:
+                    raise KubeError(
+                        client.name,
+                        0,
+                        "Unreachable",
+                        f"no answer: a watch the API server was asked to end after {asked}s "
+                        f"was still silent after {deadline:g}s",
+                    )
                 if anyio.current_time() - opened < 1.0:
                     # A server that ends watches at once must not make this loop spin.
                     await anyio.sleep(settings.backoff_initial)

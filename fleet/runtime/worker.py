@@ -26,11 +26,11 @@ import time
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from fleet.adapters.git import GitError, Revision
+from fleet.adapters.git import Revision
 from fleet.adapters.kube.errors import KindNotServed, KubeError
 from fleet.adapters.store import AsyncHistoryStore, ResourceResult
 from fleet.adapters.telemetry import context as telemetry
@@ -51,15 +51,20 @@ from fleet.engine import (
 )
 from fleet.engine.decisions import Running
 from fleet.engine.drift import live_mismatch
-from fleet.engine.hooks import stamp
+from fleet.engine.hooks import hook_state, stamp
 from fleet.engine.prune import candidate as prune_candidate
 from fleet.model.manifests import Manifest
 from fleet.model.refs import ObjectRef
 from fleet.runtime.clusters import ClusterRuntime
 from fleet.runtime.desired import DesiredStateBuilder, DesiredStateError
+from fleet.runtime.dryrun import DryRunOutcome, dry_run
 from fleet.runtime.executor import ResourceRow, SyncExecutor, SyncJob
 from fleet.runtime.mailbox import Mailbox, Trigger
+from fleet.runtime.retries import ConfigResync, SyncRetries
 from fleet.runtime.status import AppClusterStatus, utc_now
+
+if TYPE_CHECKING:
+    from fleet.runtime.holds import HoldBoard
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +106,8 @@ class WorkerContext:
     clock: Callable[[], float] = time.time
     #: False once the daemon is stopping: no new sync starts.
     accepting: bool = True
+    #: Suspensions, sync windows and dependsOn (fleet.runtime.holds); None: no holds.
+    holds: HoldBoard | None = None
     running: int = 0
     #: Syncs finished since the start (whatever their result).
     ended: int = 0
@@ -158,6 +165,9 @@ class Worker:
         #: Triggers kept until a revision is released (see ``reconcile``).
         self._held: list[Trigger] = []
         self._trace: SyncTrace | None = None
+        #: A failed sync run again on its own; a resync after a config change.
+        self.retries = SyncRetries(ctx.clock)
+        self.resync = ConfigResync()
         self.unsubscribe = runtime.cache.subscribe(self._on_change)
 
     @property
@@ -179,10 +189,13 @@ class Worker:
     async def run(self) -> None:
         await self._load_state()
         while True:
-            triggers = [*self._held, *await self.mailbox.take()]
+            taken = await self.retries.next_triggers(self.mailbox, self.runtime.reachable)
+            triggers = [*self._held, *taken]
             self._held = []
             try:
                 await self.reconcile(triggers)
+                if self.ctx.holds is not None:
+                    self.ctx.holds.settled(self)  # wakes dependants once this one is ready
             except anyio.get_cancelled_exc_class():
                 raise
             except Exception as error:  # one worker's bug must not stop the daemon
@@ -326,7 +339,10 @@ class Worker:
         return in_sync
 
     def _options(self, **overrides: Any) -> SyncOptions:
-        options = replace(sync_options(self.app), secret_digest_key=self.ctx.secret_digest_key)
+        options = replace(
+            sync_options(self.app, self.config.project_of(self.app)),
+            secret_digest_key=self.ctx.secret_digest_key,
+        )
         return replace(options, **overrides) if overrides else options
 
     # -- decide ------------------------------------------------------------------------
@@ -343,15 +359,16 @@ class Worker:
         kinds = self._kinds(inventory)
         self.runtime.ensure_kinds(kinds)
         listed = await self.runtime.wait_listed(kinds, patience=15.0)
-        self.status.reachable = self.runtime.reachable
+        reached = self._note_reachability()
         manual = [t for t in triggers if t.reason == "manual"]
         if self._render_error is not None:
             await self._render_failed(revision, manual or triggers)
             return
-        if not listed:
-            self.status.sync, self.status.health = "Unknown", "Unknown"
-            self.status.message = f"cluster not reachable: {self.runtime.reachability.message}"
-            if manual or self._wants_new_revision(revision):
+        if not (listed and reached):
+            if reached:
+                self.status.sync, self.status.health = "Unknown", "Unknown"
+                self.status.message = "the cluster's objects have not been listed yet"
+            if manual or (self._wants_new_revision(revision) and not self._held_back(triggers)):
                 await self._sync(revision, (manual or triggers)[0], inventory)
             return
         syncing_anyway = self.app.sync_policy.automated and self._wants_new_revision(revision)
@@ -365,7 +382,15 @@ class Worker:
                 await self._sync(revision, trigger, inventory)
             return
         if not self.app.sync_policy.automated:
-            await self._note_drift(revision, out_of_sync, triggers)
+            if not await self._recover(revision, sync_status, inventory):
+                await self._note_drift(revision, out_of_sync, triggers)
+            return
+        holds = self.ctx.holds
+        if holds is not None and await holds.hold_automated(
+            self, revision, out_of_sync, sync_status, triggers
+        ):
+            return  # suspended, a window closed, or a dependency not ready: it waits
+        if await self._recover(revision, sync_status, inventory):
             return
         if self._wants_new_revision(revision):
             if sync_status == "Synced" and revision.sha != self.status.revision:
@@ -387,19 +412,44 @@ class Worker:
             else:
                 await self._note_drift(revision, out_of_sync, triggers)
 
+    def _note_reachability(self) -> bool:
+        """Show whether the cluster answers; False (status Unknown) while it does not."""
+        reach = self.runtime.reachability
+        if reach.reachable is False:
+            self.status.mark_unreachable(reach.since, reach.message)
+            return False
+        if reach.reachable:
+            self.status.mark_reachable()
+        return True
+
+    def _held_back(self, triggers: Sequence[Trigger]) -> bool:
+        """An automated sync must wait (fleet.runtime.holds); the hold is shown."""
+        holds = self.ctx.holds
+        return holds is not None and holds.hold_unreachable_sync(self, triggers)
+
+    async def _recover(
+        self, revision: Revision, sync_status: str, inventory: frozenset[ObjectRef]
+    ) -> bool:
+        """Run a failed sync again when its retry is due, or sync after a config change
+        (fleet.runtime.retries); True when a sync ran."""
+        if self.retries.due(revision.sha, self.runtime.reachable):
+            await self._sync(revision, self.retries.take(), inventory)
+            return True
+        changed = self.resync.take() and self.app.sync_policy.automated
+        if changed and sync_status == "OutOfSync":
+            await self._sync(revision, Trigger("config", revision=revision.sha), inventory)
+            return True
+        return False
+
     def _wants_new_revision(self, revision: Revision) -> bool:
         return revision.sha != self._attempted and revision.sha != self.status.revision
 
     async def _target_revision(self) -> Revision | None:
-        pinned = await self.ctx.store.pinned_revision(self.app.name, self.cluster.name)
-        self.status.pinned_revision = pinned
-        if pinned:
-            source = self.config.source_of(self.app)
-            try:
-                return await self.ctx.builder.resolve(source, pinned)
-            except GitError as error:
-                self.status.message = f"pinned revision {pinned}: {error}"
-                return None
+        # Pinned or not, the rollout coordinator releases the target wave by wave
+        # (fleet.runtime.rollouts); the pin is read here only to show it.
+        self.status.pinned_revision = await self.ctx.store.pinned_revision(
+            self.app.name, self.cluster.name
+        )
         return self.target
 
     def _set_compared(
@@ -534,10 +584,17 @@ class Worker:
             sync_id, "Succeeded", "nothing to apply: the cluster already matches this revision"
         )
         self.status.revision = revision.sha
+        self._succeeded()
         self._remember(record.id, record.result, record.finished_at)
         self.ctx.report(
             SyncOutcome(self.app.name, self.cluster.name, revision.sha, True, "in sync", sync_id)
         )
+
+    def _succeeded(self) -> None:
+        """A sync succeeded: the previous failure's message is history now."""
+        self._last_failure = ""
+        if self.status.message.startswith("last sync failed: "):
+            self.status.message = self.status.message.partition("; ")[2]
 
     def _remember(self, sync_id: int, result: str, finished_at: datetime | None) -> None:
         self.status.last_sync_id = sync_id
@@ -574,9 +631,36 @@ class Worker:
         async with self.ctx.sync_slots:
             self.ctx.sync_started()
             try:
-                await self._run_sync(revision, trigger, inventory, progress)
+                if trigger.dry_run:
+                    await self._dry_run(revision, trigger)
+                else:
+                    await self._run_sync(revision, trigger, inventory, progress)
             finally:
                 self.ctx.sync_ended()
+
+    async def _dry_run(self, revision: Revision, trigger: Trigger) -> None:
+        """Record what a sync would change (fleet.runtime.dryrun); change nothing."""
+        store = self.ctx.store
+        sync_id = await store.start_sync(
+            self.app.name, self.cluster.name, revision.sha, trigger.reason, dry_run=True
+        )
+        trigger.reply.append(sync_id)
+        outcome: DryRunOutcome | None = None
+        try:
+            outcome = await dry_run(self, revision)
+        except KubeError as error:
+            outcome = DryRunOutcome("Failed", f"dry run: {error}", [])
+        except Exception as error:  # a bug in a dry run must not stop the worker
+            log.exception("dry run of %s on %s failed", self.app.name, self.cluster.name)
+            outcome = DryRunOutcome("Failed", f"dry run: internal error: {error}", [])
+        finally:
+            with anyio.CancelScope(shield=True):
+                if outcome is None:
+                    await store.finish_sync(sync_id, "Interrupted", "the daemon stopped")
+                else:
+                    if outcome.rows:
+                        await store.record_results(sync_id, outcome.rows)
+                    await store.finish_sync(sync_id, outcome.result, outcome.message)
 
     async def _run_sync(
         self,
@@ -598,6 +682,7 @@ class Worker:
             resumed_from=trigger.resumed_from if trigger.revision == revision.sha else None,
         )
         trigger.reply.append(sync_id)
+        self.retries.starting(trigger)
         if progress is None and trigger.progress and trigger.revision == revision.sha:
             progress = _resumable(trigger.progress)
         self.status.operation, self.status.step = "Syncing", ""
@@ -640,6 +725,7 @@ class Worker:
     ) -> None:
         store = self.ctx.store
         self.status.operation, self.status.step = "", ""
+        retrying = False
         if verdict is None:
             # No verdict: the daemon is stopping (cancelled), or a bug broke the sync.
             result, message = (
@@ -664,6 +750,8 @@ class Worker:
             record = await store.finish_sync(sync_id, "Succeeded", message)
             self.status.revision = revision.sha
             self.status.sync, self.status.health, self.status.message = "Synced", "Healthy", ""
+            self._succeeded()
+            self.retries.succeeded()
             self._drift_reported = None
             self._degraded_reported = False
             await self.ctx.event(
@@ -680,10 +768,14 @@ class Worker:
             self.status.message = verdict.message
             self._last_failure = verdict.message[:500]
             await self._record_failure(sync_id, revision, verdict)
+            retrying = await self._retry_later(sync_id, revision, verdict)
             if self.runtime.reachable is False or "unreachable" in verdict.message.lower():
                 # Not the revision's fault: try it again when the cluster is back.
                 self._attempted = None
+                self._note_reachability()
         self._remember(record.id, record.result, record.finished_at)
+        if retrying:
+            return  # the rollout hears how the retries end: the cluster is on its way
         self.ctx.report(
             SyncOutcome(
                 self.app.name,
@@ -694,6 +786,23 @@ class Worker:
                 sync_id,
             )
         )
+
+    async def _retry_later(self, sync_id: int, revision: Revision, verdict: Failed) -> bool:
+        """Plan the retry of a failed sync (fleet.runtime.retries). True when the rollout
+        should wait for it: a retry within its back-off. A cluster out of reach is
+        reported failed (the rollout's failure budget decides), and Succeeded later if
+        the retry made when it is back succeeds."""
+        policy, reachable = self._options().retry, self.runtime.reachable
+        retry = self.retries.failed(revision.sha, verdict, policy, reachable)
+        if retry.retry:
+            await self.ctx.event(
+                "sync_retrying",
+                self.retries.announcement(retry, policy, reachable)[:2000],
+                self.app.name,
+                self.cluster.name,
+                {**_about(revision), "sync_id": sync_id, "delay": round(retry.delay, 3)},
+            )
+        return retry.retry and reachable is not False
 
     async def _record_failed_objects(self, sync_id: int, verdict: Failed) -> None:
         rows = [
@@ -792,8 +901,12 @@ class _Journal:
         results = []
         for row in rows:
             live = self.worker.runtime.cache.get(row.ref)
-            health = None
-            if live is not None and row.action in ("created", "configured", "hook"):
+            health = row.health
+            if health is None and live is not None and row.action == "hook":
+                # A hook's health is how it ends (Running, Succeeded, Failed), not a
+                # workload's: a Job that ran to completion is not "Progressing".
+                health = str(hook_state(live, self.worker._options().health_rules).outcome)
+            elif health is None and live is not None and row.action in ("created", "configured"):
                 health = str(app_health([(row.ref, live)]).status)
             results.append(
                 ResourceResult(
@@ -830,7 +943,18 @@ def _resumable(saved: str) -> Progress | None:
 
 def _first_reason(triggers: Sequence[Trigger]) -> Trigger:
     """The trigger a sync is recorded under: the most specific one."""
-    order = ("manual", "pin", "startup", "webhook", "poll", "resume", "config", "drift")
+    order = (
+        "manual",
+        "rollback",
+        "pin",
+        "unpin",
+        "startup",
+        "webhook",
+        "poll",
+        "resume",
+        "config",
+        "drift",
+    )
     ranked = sorted(triggers, key=lambda t: order.index(t.reason) if t.reason in order else 99)
     return ranked[0] if ranked else Trigger("poll")
 

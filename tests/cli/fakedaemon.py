@@ -8,9 +8,9 @@ few steps that ``/api/v1/status`` shows, then finishes with the result a test ch
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -18,7 +18,18 @@ from anyio.abc import TaskGroup
 from fleet.adapters.http.server import ApiError
 from fleet.adapters.http.webhooks import Push
 
+if TYPE_CHECKING:
+    from tests.cli.fakerollouts import FakeRollouts
+from fleet.engine.plan_report import AppPlan, report
+
 JSON = dict[str, Any]
+
+
+def _rollouts() -> FakeRollouts:
+    from tests.cli.fakerollouts import FakeRollouts, rollout_state
+
+    return FakeRollouts({"web": rollout_state("web")})
+
 
 SHA_A = "3f2a9c1d" + "0" * 32
 SHA_B = "9b41e7aa" + "1" * 32
@@ -47,6 +58,7 @@ def status_row(app: str, cluster: str, **overrides: Any) -> JSON:
         "last_finished_at": iso(now - timedelta(minutes=5)),
         "pinned_revision": None,
         "reachable": True,
+        "unreachable_since": None,
         "out_of_sync": [],
         "updated_at": iso(now),
     }
@@ -115,6 +127,8 @@ class TriggerCall:
     clear_pin: bool
     dry_run: bool
     confirm_prune: bool
+    force: bool = False
+    now: bool = False
 
 
 @dataclass
@@ -127,7 +141,12 @@ class FakeDaemon:
     results: dict[int, list[JSON]] = field(default_factory=dict)
     events_log: list[JSON] = field(default_factory=list)
     diffs: dict[str, list[JSON]] = field(default_factory=dict)
+    #: ``fleet plan``'s answers, by app, made by the engine's own report (plan_report).
+    plans: dict[str, AppPlan] = field(default_factory=dict)
+    plan_queries: list[JSON] = field(default_factory=list)
     calls: list[TriggerCall] = field(default_factory=list)
+    #: Rollouts (tests/cli/fakerollouts.py): canned states, and what was asked of them.
+    rollouts: FakeRollouts = field(default_factory=lambda: _rollouts())
     history_queries: list[JSON] = field(default_factory=list)
     event_queries: list[JSON] = field(default_factory=list)
     #: The result each cluster's manual sync ends with; "hang" never ends.
@@ -178,6 +197,23 @@ class FakeDaemon:
             raise ApiError(404, f"no app named {app}")
         return [d for d in self.diffs[app] if cluster is None or d["cluster"] == cluster]
 
+    async def plan(self, app: str | None, revision: str | None, with_diff: bool) -> JSON:
+        self.plan_queries.append({"app": app, "revision": revision, "diff": with_diff})
+        if app is not None and app not in self.plans:
+            raise ApiError(404, f"no app named {app}")
+        plans = [p for name, p in sorted(self.plans.items()) if app in (None, name)]
+        if revision == "no-such-branch":
+            plans = [
+                replace(p, revision=None, clusters=(), error=f"revision {revision!r}: not found")
+                for p in plans
+            ]
+        answer = report(plans)
+        for planned in answer["apps"]:
+            for cluster in planned["clusters"]:
+                for obj in cluster["objects"]:
+                    obj["diff"] = obj["diff"] if with_diff else ""
+        return answer
+
     async def history(
         self, app: str | None, cluster: str | None, limit: int, before: int | None
     ) -> list[JSON]:
@@ -222,8 +258,12 @@ class FakeDaemon:
         clear_pin: bool,
         dry_run: bool,
         confirm_prune: bool,
+        force: bool = False,
+        now: bool = False,
     ) -> JSON:
-        self.calls.append(TriggerCall(app, cluster, revision, clear_pin, dry_run, confirm_prune))
+        self.calls.append(
+            TriggerCall(app, cluster, revision, clear_pin, dry_run, confirm_prune, force, now)
+        )
         targets = [r for r in self.statuses if r["app"] == app]
         if not targets:
             raise ApiError(404, f"no app named {app}")
@@ -240,6 +280,22 @@ class FakeDaemon:
             else:
                 queued.append({"cluster": name, "sync_id": self._start(app, name, dry_run)})
         return {"app": app, "queued": queued}
+
+    async def rollout_status(self, app: str) -> JSON:
+        return self.rollouts.status(app)
+
+    async def rollout_action(self, app: str, action: str) -> JSON:
+        return self.rollouts.act(app, action)
+
+    async def rollback(
+        self,
+        app: str,
+        cluster: str | None,
+        to_sync_id: int | None,
+        revision: str | None,
+        now: bool,
+    ) -> JSON:
+        return self.rollouts.rollback(app, cluster, to_sync_id, revision, now)
 
     def webhook_secrets(self, forge: str) -> list[bytes]:
         return []
@@ -287,6 +343,26 @@ class FakeDaemon:
             await anyio.sleep_forever()
         record = self.syncs[sync_id]
         finished = iso(datetime.now(UTC))
+        if record["dry_run"]:
+            # What fleet.runtime.dryrun records: what the sync would do, nothing done.
+            self.results[sync_id] = [
+                resource_result(
+                    sync_id, 1, action="configured", health=None, message=(
+                        "would change: spec.replicas"
+                    )
+                ),
+                resource_result(
+                    sync_id, 2, kind="ConfigMap", group="", name="web-config",
+                    action="created", health=None, message="would create",
+                ),
+            ]  # fmt: skip
+            record.update(
+                result="Succeeded",
+                finished_at=finished,
+                message="dry run, nothing changed: would create 1, change 1; 3 unchanged",
+            )
+            status.update(operation="", step="")
+            return
         self.results[sync_id] = [
             resource_result(
                 sync_id, 1, phase="PreSync", kind="Job", name="db-migrate", action="hook"

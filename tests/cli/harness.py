@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import anyio
 import pytest
@@ -14,6 +15,10 @@ from aiohttp import web
 
 from fleet.adapters.http.server import build_app
 from fleet.cli import main
+from fleet.engine.plan_report import AppPlan, ClusterPlan
+from fleet.engine.preview import ClusterPreview, PlannedAction, PlannedObject
+from fleet.engine.rollout import RolloutPlan, RolloutWave
+from fleet.model.refs import ObjectRef
 from tests.cli.fakedaemon import (
     DIFF_TEXT,
     SHA_A,
@@ -26,6 +31,13 @@ from tests.cli.fakedaemon import (
 )
 
 TOKEN = "t0ken-for-tests-only"
+PLAN_DIFF = (
+    "--- live/ConfigMap/web/web-config\n"
+    "+++ desired/ConfigMap/web/web-config\n"
+    "@@ -1,3 +1,3 @@\n"
+    "-  GREETING: hello\n"
+    "+  GREETING: hi\n"
+)
 
 
 @dataclass
@@ -101,9 +113,73 @@ def seed(fake: FakeDaemon) -> None:
         },
     ]
     fake.diffs["api"] = [{"app": "api", "cluster": "prod", "revision": SHA_A, "objects": []}]
+    fake.plans.update(seed_plans())
     fake.add_event("cluster_unreachable", "connection refused", cluster="prod")
     fake.add_event("drift", "1 object(s) differ from Git", app="web", cluster="prod")
     fake.add_event("sync_failed", "crash loop", app="web", cluster="prod", sync_id=6)
+
+
+def seed_plans() -> dict[str, AppPlan]:
+    """``fleet plan`` of SHA_B: web changes on dev and prod (staging is pinned), api
+    (automated sync off) changes nothing."""
+
+    def obj(action: PlannedAction, kind: str, name: str, **fields: Any) -> PlannedObject:
+        group = "apps" if kind == "Deployment" else "batch" if kind == "Job" else ""
+        return PlannedObject(ObjectRef(group, kind, "web", name), action, **fields)
+
+    dev = ClusterPreview(
+        (
+            obj(PlannedAction.HOOK, "Job", "web-migrate", phase="PreSync", detail="deleted"),
+            obj(
+                PlannedAction.CHANGE,
+                "ConfigMap",
+                "web-config",
+                wave=-1,
+                detail="/data/GREETING",
+                diff=PLAN_DIFF,
+            ),
+            obj(PlannedAction.CREATE, "Service", "web-canary", diff="+kind: Service\n"),
+            obj(PlannedAction.PRUNE, "ConfigMap", "web-old"),
+            obj(PlannedAction.HOOK, "Job", "web-smoke-test", phase="PostSync"),
+        ),
+        unchanged=2,
+        syncs=True,
+    )
+    prod = ClusterPreview(
+        (obj(PlannedAction.CHANGE, "Deployment", "web", detail="/spec/replicas"),),
+        unchanged=3,
+        syncs=True,
+    )
+    waves = RolloutPlan(
+        (
+            RolloutWave("dev", ("dev",)),
+            RolloutWave("staging", ("staging",), soak_seconds=300.0),
+            RolloutWave("prod", ("prod",), max_parallel=1, soak_seconds=600.0),
+        )
+    )
+    web = AppPlan(
+        "web",
+        "platform",
+        SHA_B,
+        True,
+        waves,
+        (
+            ClusterPlan("dev", "dev", SHA_A, preview=dev),
+            ClusterPlan("staging", "staging", SHA_A, SHA_A, ClusterPreview(unchanged=4)),
+            ClusterPlan("prod", "prod", SHA_A, preview=prod),
+        ),
+        "raise the greeting",
+    )
+    api = AppPlan(
+        "api",
+        "platform",
+        SHA_B,
+        False,
+        RolloutPlan((RolloutWave("all", ("prod",)),)),
+        (ClusterPlan("prod", "all", SHA_B, preview=ClusterPreview(unchanged=3)),),
+        "raise the greeting",
+    )
+    return {"web": web, "api": api}
 
 
 async def serve_fake(

@@ -90,7 +90,9 @@ async def test_fleet_settings_variable_names_the_file(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
     settings = tmp_path / "settings.yaml"
-    settings.write_text(f"api_address: '{unix_daemon.address}'\n")
+    settings.write_text(
+        f"api_address: '{unix_daemon.address}'\napi_token_file: {unix_daemon.token_file}\n"
+    )
     monkeypatch.setenv("FLEET_SETTINGS", str(settings))
     outcome = await run_fleet(capsys, "history", "--json")
     assert outcome.code == 0, outcome.err

@@ -101,6 +101,7 @@ async def test_follow_catches_up_after_a_restart_and_stops_when_the_daemon_is_go
     socket = tmp_path / "api.sock"
     token = tmp_path / "token"
     token.write_text("t\n")
+    monkeypatch.setenv("FLEET_API_TOKEN_FILE", str(token))  # reads need it too
     printed = ""
 
     async def until_printed(text: str) -> None:

@@ -20,6 +20,7 @@ async def test_table_has_a_row_per_app_and_cluster(cli: Invoke) -> None:
         "APP",
         "CLUSTER",
         "REVISION",
+        "REACHABLE",
         "SYNC",
         "HEALTH",
         "LAST",
@@ -29,8 +30,8 @@ async def test_table_has_a_row_per_app_and_cluster(cli: Invoke) -> None:
     rows = {tuple(line.split()[:2]): line for line in lines[1:]}
     assert set(rows) == {("api", "prod"), ("web", "dev"), ("web", "prod"), ("web", "staging")}
     prod = rows[("web", "prod")].split()
-    assert prod[2:5] == [SHA_A[:7], "OutOfSync", "Degraded"]
-    assert prod[5:7] == ["Failed", "2h00m"]
+    assert prod[2:6] == [SHA_A[:7], "yes", "OutOfSync", "Degraded"]
+    assert prod[6:8] == ["Failed", "2h00m"]
     assert "9b41e7a (pinned)" in rows[("web", "staging")]
     assert "\x1b[" not in outcome.out, "no colour when the output is not a terminal"
 
@@ -62,7 +63,8 @@ async def test_json_keeps_the_daemon_keys(cli: Invoke) -> None:
     rows = json.loads(outcome.out)
     assert len(rows) == 4
     for row in rows:
-        assert {"app", "cluster", "revision", "sync", "health"} <= set(row)
+        assert {"app", "cluster", "revision", "reachable", "unreachable_since"} <= set(row)
+        assert {"sync", "health"} <= set(row)
     assert {(r["app"], r["cluster"], r["sync"]) for r in rows} >= {("web", "prod", "OutOfSync")}
 
 
@@ -83,6 +85,39 @@ async def test_a_sync_in_progress_shows_its_step(cli: Invoke, daemon: Served) ->
     daemon.fake.statuses[1].update(operation="Syncing", step="PreSync hook db-migrate")
     outcome = await cli("status", "--app", "web", "--cluster", "dev")
     assert "syncing: PreSync hook db-migrate" in outcome.out
+
+
+async def test_an_unreachable_cluster_says_so_in_its_own_column(
+    cli: Invoke, daemon: Served
+) -> None:
+    since = "2026-05-01T12:00:03+00:00"
+    daemon.fake.statuses[1].update(
+        reachable=False,
+        unreachable_since=since,
+        sync="Unknown",
+        health="Unknown",
+        message="unreachable since 2026-05-01 12:00:03 UTC: connection refused",
+    )
+    daemon.fake.statuses[0].update(reachable=None)
+    outcome = await cli("status")
+    rows = {tuple(line.split()[:2]): line.split() for line in outcome.out.splitlines()[1:]}
+    assert rows[("web", "dev")][3:6] == ["no", "Unknown", "Unknown"]
+    assert outcome.out.rstrip().count("unreachable since 2026-05-01 12:00:03 UTC") == 1
+    assert "connection refused" in outcome.out
+    assert rows[("api", "prod")][3] == "-", "not tried yet"
+    assert rows[("web", "prod")][3] == "yes"
+    shown = json.loads((await cli("status", "--json", "--cluster", "dev")).out)
+    assert (shown[0]["reachable"], shown[0]["unreachable_since"]) == (False, since)
+
+
+async def test_an_unreachable_cluster_without_a_message_gets_one(
+    cli: Invoke, daemon: Served
+) -> None:
+    daemon.fake.statuses[1].update(
+        reachable=False, unreachable_since="2026-05-01T12:00:03+00:00", message=""
+    )
+    outcome = await cli("status", "--cluster", "dev")
+    assert "unreachable since 2026-05-01" in outcome.out
 
 
 async def test_colour_follows_the_flag(cli: Invoke) -> None:

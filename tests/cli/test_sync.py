@@ -141,6 +141,21 @@ async def test_dry_run_says_nothing_changed(cli: Invoke, daemon: Served) -> None
     assert outcome.out.startswith("dry run of web: nothing was changed\n")
 
 
+async def test_dry_run_waits_and_lists_what_it_would_change(cli: Invoke, daemon: Served) -> None:
+    """Piped, without --wait: a dry run still waits, since its answer is the point."""
+    outcome = await cli("sync", "web", "--cluster", "dev", "--dry-run")
+    assert outcome.code == 0, outcome.err
+    lines = outcome.out.splitlines()
+    assert lines[0] == "dry run of web: nothing was changed"
+    assert "would create 1, change 1; 3 unchanged" in outcome.out
+    assert "1 created, 1 configured" in outcome.out
+    listing = lines[lines.index("dev would:") + 1 :]
+    assert listing == [
+        "  change   apps/Deployment web/web  (spec.replicas)",
+        "  create   ConfigMap web/web-config",
+    ]
+
+
 async def test_dry_run_of_another_revision_is_refused(cli: Invoke, daemon: Served) -> None:
     outcome = await cli("sync", "web", "--dry-run", "--revision", "v1")
     assert outcome.code == 2

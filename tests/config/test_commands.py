@@ -187,8 +187,9 @@ def test_validate_render_reports_a_missing_branch(fleet: Fleet) -> None:
     fleet.config.write_text(fleet.config.read_text().replace("branch: main", "branch: mian"))
     result = fleet.run("validate", "--config", str(fleet.config), "--render")
     assert result.code == 1
-    assert result.out.splitlines()[0].startswith("source platform: ")
-    assert "mian" in result.out.splitlines()[0]
+    lines = [line for line in result.out.splitlines() if ": warning: " not in line]
+    assert lines[0].startswith("source platform: ")
+    assert "mian" in lines[0]
 
 
 def test_validate_invalid_config(fleet: Fleet) -> None:
@@ -197,16 +198,18 @@ def test_validate_invalid_config(fleet: Fleet) -> None:
     )
     result = fleet.run("validate", "--config", str(fleet.config), "--render")
     assert result.code == 1
-    assert result.out.splitlines() == [
+    unbounded = "belongs to no project: it may write any object into any namespace"
+    assert [line for line in result.out.splitlines() if unbounded not in line] == [
         f"{fleet.config}:13:13: apps[0].source: no source named 'platfrom' "
         "(did you mean 'platform'?)",
-        f"{fleet.config}: invalid: 1 error, 0 warnings",
+        f"{fleet.config}: invalid: 1 error, 3 warnings",
     ]
     assert not fleet.state.exists()  # an invalid config is never rendered
 
     as_json = json.loads(fleet.run("validate", "--config", str(fleet.config), "--json").out)
     assert as_json["valid"] is False
-    assert as_json["issues"][0]["line"] == 13
+    errors = [issue for issue in as_json["issues"] if issue["severity"] == "error"]
+    assert [issue["line"] for issue in errors] == [13]
 
 
 @pytest.mark.parametrize(

@@ -113,7 +113,7 @@ def test_off_loopback_needs_a_token(monkeypatch: pytest.MonkeyPatch, tmp_path: P
         load_settings(None)
     assert str(raised.value) == (
         "FLEET_API_ADDRESS: api_address 0.0.0.0:8787 is reachable from other hosts: "
-        "set api_token_file too"
+        "set api_token_file or api_tokens too"
     )
     monkeypatch.setenv("FLEET_API_TOKEN_FILE", str(tmp_path / "token"))
     assert not load_settings(None).listen.is_loopback

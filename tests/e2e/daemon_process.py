@@ -175,6 +175,7 @@ class FleetDaemon:
             stderr=self._log,
             env=env,
             cwd=str(self.directory),
+            umask=0o002,  # permissive: fleet must keep its state private by itself
         )
         self.starts += 1
         if wait_ready:
@@ -251,7 +252,12 @@ class FleetDaemon:
         headers: Mapping[str, str] | None = None,
         expect: int | None = 200,
     ) -> ApiAnswer:
-        """One request; with ``expect`` None, any answer (a refused connection: status 0)."""
+        """One request; with ``expect`` None, any answer (a refused connection: status 0).
+
+        Sent with the daemon's token unless ``headers`` are given (``{}``: anonymous).
+        """
+        if headers is None:
+            headers = self.auth()
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=30), trust_env=False
@@ -276,7 +282,8 @@ class FleetDaemon:
         return answer
 
     async def get(self, path: str, **params: Any) -> Any:
-        return (await self.request("GET", path, params=params)).body
+        # Reads need a token too once the API has tokens (fleet.adapters.http.access).
+        return (await self.request("GET", path, params=params, headers=self.auth())).body
 
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
@@ -289,7 +296,11 @@ class FleetDaemon:
 
     async def push_webhook(self, repository: str = "", secret: str | None = None) -> ApiAnswer:
         """fleet's generic push webhook, signed with the daemon's secret (or ``secret``)."""
-        payload = json.dumps({"repository": repository, "ref": "refs/heads/main"}).encode()
+        # A delivery id makes each body unique: a body already received is a replay (409).
+        delivery = secrets.token_hex(8)
+        payload = json.dumps(
+            {"repository": repository, "ref": "refs/heads/main", "delivery": delivery}
+        ).encode()
         key = (secret if secret is not None else self.webhook_secret).encode()
         signature = hmac.new(key, payload, hashlib.sha256).hexdigest()
         return await self.request(

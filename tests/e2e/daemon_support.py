@@ -132,6 +132,8 @@ def git_source(directory: Path, transport: str = "git") -> Iterator[GitSource]:
             auth = {
                 "usernameFile": str(directory / "git-username"),
                 "passwordFile": str(directory / "git-password"),
+                # The test server is plain http on loopback: nothing on the path to read it.
+                "allowInsecureHttp": True,
             }
             yield GitSource(work, server.url("platform.git"), auth)
     else:

@@ -1,15 +1,20 @@
 """Bad input at every door gets a clear answer, and changes nothing else.
 
 An API call that changes something without the bearer token, and a push webhook with a
-wrong signature, get 401 and do nothing. A commit with broken YAML fails its sync with
-the file named, and prunes nothing. An invalid fleet config sent with SIGHUP is refused
-(the log and an event say why) and the running config keeps working. A cluster whose
-credentials are wrong shows a clear error while the others sync.
+wrong signature, get 401 and do nothing (reads need the token too, each refusal is in
+the audit log, and a delivery sent twice is refused as a replay). A commit with broken
+YAML fails its sync with the file named, and prunes nothing. An invalid fleet config
+sent with SIGHUP is refused (the log and an event say why) and the running config keeps
+working. A cluster whose credentials are wrong shows a clear error while the others sync.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import signal
+import stat
 from pathlib import Path
 
 import anyio
@@ -61,8 +66,20 @@ async def test_bad_requests_commits_and_configs_are_refused_and_change_nothing(
             assert "token" in answer.body["error"], answer
         assert not [e for e in await daemon.events() if e["kind"] in ("pinned", "unpinned")]
         assert {r["pinned_revision"] for r in await daemon.status()} == {None}
-        # Reading needs no token.
-        assert (await daemon.request("GET", "/api/v1/status")).status == 200
+        # The state is private whatever the umask the daemon was started with.
+        assert stat.S_IMODE(daemon.state_dir.stat().st_mode) == 0o700
+        for path in daemon.state_dir.glob("history.sqlite3*"):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        # Reading needs the token too (the API has one), and bad paging answers 400.
+        assert (await daemon.request("GET", "/api/v1/status", headers={}, expect=401)).status
+        assert (await daemon.request("GET", "/api/v1/status", headers=daemon.auth())).status
+        answer = await daemon.request(
+            "GET", "/api/v1/history", params={"limit": -1}, headers=daemon.auth(), expect=400
+        )
+        assert answer.body["error"] == "limit must be from 1 to 10000, got -1"
+        # Each refused write is in the audit log, by the name of the token (none here).
+        audit = await daemon.get("/api/v1/audit")
+        assert [(a["principal"], a["status"]) for a in audit] == [("anonymous", 401)] * 3
 
         # -- a webhook with a wrong signature -----------------------------------------
         v2 = await w.commit(
@@ -87,8 +104,14 @@ async def test_bad_requests_commits_and_configs_are_refused_and_change_nothing(
         await nothing_happens(daemon, syncs_before)
         assert not await fetched(daemon, v2)
         assert any("webhook generic rejected" in r["message"] for r in daemon.log_records())
-        # The right signature is heard.
-        assert (await daemon.push_webhook()).status == 202
+        # The right signature is heard; the same delivery sent again is a replay.
+        payload = json.dumps({"ref": "refs/heads/main", "delivery": "once"}).encode()
+        signature = hmac.new(daemon.webhook_secret.encode(), payload, hashlib.sha256)
+        signed = {"X-Fleet-Signature": f"sha256={signature.hexdigest()}"}
+        for expected in (202, 409):
+            answer = await daemon.request(
+                "POST", "/webhooks/generic", data=payload, headers=signed, expect=expected
+            )
         await daemon.wait_converged(w.names, v2)
         [sync] = [s for s in await daemon.history(cluster=w.names[0]) if s["revision"] == v2]
         assert sync["trigger"] == "webhook", sync

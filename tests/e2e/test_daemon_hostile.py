@@ -139,14 +139,20 @@ async def test_an_alias_bomb_fails_its_app_while_the_other_app_syncs_and_health_
             status = await daemon.status_of(w.names[0], app="hostile")
             assert "excessive aliasing" in status["message"], status
 
-            # A restart meets the same commit: it must not block there either.
+            # A restart meets the same commit: it must not block there either. The
+            # halted rollout stays halted across the restart; resuming it makes the
+            # daemon render the bomb again.
             before_restart = await daemon.last_sync_id()
             await daemon.stop()
             await daemon.start()
-            await daemon.wait_sync(
+            await daemon.wait_converged(w.names, bomb)
+            await daemon.request(
+                "POST", "/api/v1/apps/hostile/rollout/resume", body={}, headers=daemon.auth()
+            )
+            again = await daemon.wait_sync(
                 w.names[0], bomb, result="Failed", app="hostile", after_id=before_restart
             )
-            await daemon.wait_converged(w.names, bomb)
+            assert f"{HOSTILE}:1: excessive aliasing" in again["message"], again
             probing.cancel_scope.cancel()
 
         assert probe.answers > 10, probe.answers

@@ -73,7 +73,16 @@ async def test_a_commit_reaches_every_cluster_in_waves_with_its_hooks_in_order(
             assert sync["trigger"] in {"poll", "webhook"}
             assert sync["started_at"] <= sync["applied_at"] <= sync["healthy_at"]
             assert sync["healthy_at"] <= sync["finished_at"]
-            results = (await daemon.detail(sync["id"]))["results"]
+            recorded = (await daemon.detail(sync["id"]))["results"]
+            # How each hook ended is recorded once it has: a row of its own after the sync.
+            ended = {
+                (r["kind"], r["name"]): r["health"] for r in recorded if r["action"] == "completed"
+            }
+            assert ended == {
+                ("Job", "web-migrate"): "Succeeded",
+                ("Job", "web-smoke-test"): "Succeeded",
+            }
+            results = [r for r in recorded if r["action"] != "completed"]
             actions = {(r["kind"], r["name"]): r["action"] for r in results}
             assert actions == {
                 ("Namespace", w.namespace): "created",

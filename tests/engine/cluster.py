@@ -130,6 +130,9 @@ class FakeCluster:
     #: Names that stay out of the watch cache for this many ticks after each write.
     lagging: dict[str, int] = field(default_factory=dict)
     written_at: dict[ObjectRef, int] = field(default_factory=dict)
+    #: Answer 404 for writes and dry-runs in a namespace that does not exist, before
+    #: looking at the object, as an API server's NamespaceLifecycle admission does.
+    check_namespaces: bool = False
     ticks: int = 0
     uids: int = 0
     writes: list[str] = field(default_factory=list)
@@ -188,6 +191,13 @@ class FakeCluster:
         if isinstance(action, Wait):
             return None
         ref = action.ref
+        if (
+            self.check_namespaces
+            and isinstance(action, DryRun | Apply | CreateHook)
+            and ref.namespace
+            and ObjectRef("", "Namespace", "", ref.namespace) not in self.live
+        ):
+            return action.failed(ApiError(404, "NotFound", f'namespaces "{ref.namespace}"'))
         if isinstance(action, DryRun):
             error = self._error_for(ref, self.dry_run_errors)
             if error is not None:
@@ -206,6 +216,8 @@ class FakeCluster:
         if error is not None:
             return action.failed(error)
         if isinstance(action, Apply):
+            if action.create and ref in self.live:
+                return action.failed(ApiError(409, "AlreadyExists", f"{ref.name} exists"))
             self.writes.append(f"apply {ref.kind}/{ref.name}")
             self._store(ref, copy.deepcopy(dict(action.body)))
             if ref.kind == "CustomResourceDefinition":

@@ -296,9 +296,12 @@ def test_create_namespace_makes_an_untracked_namespace_first() -> None:
     cluster = FakeCluster()
     options = SyncOptions(create_namespace=True, namespace="web")
     trace = run_sync(manifests(config("a"), hook("migrate", "PreSync")), cluster, options)
-    # nothing to dry-run: every object lives in the namespace the sync creates
-    assert trace.lines[:2] == [
-        "PreSync/0: Apply Namespace/web",
+    # the namespace is dry-run, created, then what lives in it is dry-run before any
+    # other write (fleet.engine.namespaces; tests/engine/test_namespaces.py)
+    assert trace.lines[:4] == [
+        "DryRun: DryRun Namespace/web",
+        "DryRun: Apply Namespace/web",
+        "DryRun: DryRun Job/migrate; DryRun ConfigMap/a",
         "PreSync/0: CreateHook Job/migrate",
     ]
     namespace = cluster.live[ObjectRef("", "Namespace", "", "web")]
@@ -486,10 +489,20 @@ def test_a_named_hook_in_two_phases_is_recreated_for_the_second() -> None:
 def test_an_existing_hook_without_before_hook_creation_is_a_clear_failure() -> None:
     cluster = FakeCluster()
     cluster.add(body("Namespace", "web", None))
-    cluster.add(hook("check", "PreSync", "HookFailed"))
+    owned(cluster, hook("check", "PreSync", "HookFailed"))
     trace = run_sync(manifests(hook("check", "PreSync", "HookFailed")), cluster)
     assert failures(trace.verdict) == [(Reason.HOOK_CREATE_FAILED, "check")]
     assert "AlreadyExists" in trace.verdict.message
+
+
+def test_a_hand_made_object_where_a_named_hook_goes_is_neither_deleted_nor_replaced() -> None:
+    cluster = FakeCluster()
+    cluster.add(body("Namespace", "web", None))
+    mine = cluster.add(hook("check", "PreSync"))  # BeforeHookCreation would delete it
+    trace = run_sync(manifests(hook("check", "PreSync")), cluster)
+    assert failures(trace.verdict) == [(Reason.ADOPTION_REFUSED, "check")]
+    assert trace.lines == []
+    assert mine in cluster.live
 
 
 # -- prune -------------------------------------------------------------------------------
@@ -907,15 +920,22 @@ def test_an_object_another_app_tracks_is_never_taken_over() -> None:
     assert cluster.writes == []
 
 
-def test_an_untracked_object_is_adopted() -> None:
+def test_an_untracked_object_is_not_taken_over_unless_the_app_adopts() -> None:
     cluster = FakeCluster()
     cluster.add(body("Namespace", "web", None))
     ref = cluster.add(config("by-hand"))
-    trace = run_sync(manifests(config("by-hand")), cluster)
-    assert isinstance(trace.verdict, Succeeded)
+    refused = run_sync(manifests(config("by-hand"), config("mine")), cluster)
+    assert failures(refused.verdict) == [(Reason.ADOPTION_REFUSED, "by-hand")]
+    assert "fleet did not create it" in refused.verdict.message
+    assert refused.lines == []
+    assert cluster.writes == []
+    adopted = run_sync(manifests(config("by-hand")), cluster, SyncOptions(adopt=True))
+    assert isinstance(adopted.verdict, Succeeded)
     assert cluster.live[ref]["metadata"]["annotations"][TRACKING_ANNOTATION] == (
         "web:/ConfigMap:web/by-hand"
     )
+    again = run_sync(manifests(config("by-hand")), cluster, inventory=adopted.verdict.inventory)
+    assert isinstance(again.verdict, Succeeded)  # adopted once, it is the app's own
 
 
 def test_a_crash_after_creating_a_hook_does_not_run_it_twice() -> None:

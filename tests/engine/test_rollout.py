@@ -17,6 +17,8 @@ from fleet.engine.rollout import (
     check_coverage,
     plan_rollout,
     single_wave,
+    soak_end,
+    wave_reports,
 )
 
 P, S, OK, F = (
@@ -45,6 +47,8 @@ def progress(**states: ClusterRollout | tuple[ClusterRollout, float]) -> dict[st
     return out
 
 
+SOAKING = "wave canary soaking: it must stay healthy until its soak ends"
+
 CASES = [
     (
         "nothing done: only the first wave starts",
@@ -59,14 +63,11 @@ CASES = [
         RolloutDecision(RolloutStatus.PROGRESSING, wave=0),
     ),
     (
-        "first wave healthy but soaking: wait until the soak ends",
+        "first wave healthy but soaking: wait until the soak ends, watching it",
         progress(dev_1=(OK, 90.0)),
         100.0,
         RolloutDecision(
-            RolloutStatus.SOAKING,
-            wave=0,
-            wake_at=150.0,
-            reason="wave canary soaking until its soak time has passed",
+            RolloutStatus.SOAKING, wave=0, wake_at=150.0, reason=SOAKING, watch=("dev-1",)
         ),
     ),
     (
@@ -76,10 +77,10 @@ CASES = [
         RolloutDecision(RolloutStatus.PROGRESSING, start=("prod-1", "prod-2"), wave=1),
     ),
     (
-        "one slot frees up: one more cluster starts",
+        "one slot frees up: one more cluster starts; the one done is watched",
         progress(dev_1=(OK, 0.0), prod_1=(OK, 200.0), prod_2=S),
         300.0,
-        RolloutDecision(RolloutStatus.PROGRESSING, start=("prod-3",), wave=1),
+        RolloutDecision(RolloutStatus.PROGRESSING, start=("prod-3",), wave=1, watch=("prod-1",)),
     ),
     (
         "a failure within the budget does not halt",
@@ -108,10 +109,27 @@ CASES = [
         ),
     ),
     (
-        "every wave done (the last wave does not soak): complete",
+        "health lost during the soak counts like a failed sync, and says why",
+        {"dev-1": ClusterProgress(F, 95.0, "turned Degraded during the soak")},
+        100.0,
+        RolloutDecision(
+            RolloutStatus.HALTED,
+            wave=0,
+            reason="wave canary: 1 cluster(s) failed (dev-1 (turned Degraded during the soak)),"
+            " over its failure budget of 0",
+        ),
+    ),
+    (
+        "every wave done (the last wave has no soak): complete",
         progress(dev_1=(OK, 0.0), prod_1=(OK, 1.0), prod_2=(F, 2.0), prod_3=(OK, 3.0)),
         3.0,
         RolloutDecision(RolloutStatus.COMPLETE),
+    ),
+    (
+        "a cluster already at the revision (finished at 0) does not soak",
+        progress(dev_1=(OK, 0.0)),
+        100.0,
+        RolloutDecision(RolloutStatus.PROGRESSING, start=("prod-1", "prod-2"), wave=1),
     ),
 ]
 
@@ -135,13 +153,85 @@ def test_max_unavailable_counts_failed_clusters() -> None:
     assert decision.start == ("c",)
 
 
-def test_halt_with_rollback_names_the_clusters_that_succeeded() -> None:
+ROLLBACK_CASES = [
+    (
+        "every cluster that took the revision goes back, failed ones too",
+        progress(dev_1=(OK, 0.0), prod_1=(OK, 1.0), prod_2=(F, 2.0), prod_3=(F, 3.0)),
+        ("dev-1", "prod-1", "prod-2", "prod-3"),
+    ),
+    (
+        "a cluster still syncing took it as well; a pending one did not",
+        progress(dev_1=(OK, 0.0), prod_1=(F, 1.0), prod_2=(F, 2.0), prod_3=S),
+        ("dev-1", "prod-1", "prod-2", "prod-3"),
+    ),
+    (
+        "a canary that degraded during its soak: only the canary",
+        {"dev-1": ClusterProgress(F, 5.0, "turned Degraded during the soak")},
+        ("dev-1",),
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "state", "expected"), ROLLBACK_CASES, ids=[c[0] for c in ROLLBACK_CASES]
+)
+def test_a_halt_with_rollback_names_who_goes_back(
+    behaviour: str, state: dict[str, ClusterProgress], expected: tuple[str, ...]
+) -> None:
     plan = RolloutPlan(waves=CANARY_THEN_REST.waves, rollback_on_halt=True)
-    decision = plan_rollout(
-        plan, progress(dev_1=(OK, 0.0), prod_1=(OK, 1.0), prod_2=(F, 2.0), prod_3=(F, 3.0)), 9.0
-    )
+    decision = plan_rollout(plan, state, 9.0)
     assert decision.status is RolloutStatus.HALTED
-    assert decision.roll_back == ("dev-1", "prod-1")
+    assert decision.roll_back == expected
+
+
+def test_a_halt_without_rollback_names_nobody() -> None:
+    decision = plan_rollout(CANARY_THEN_REST, progress(dev_1=(F, 1.0)), 9.0)
+    assert decision.status is RolloutStatus.HALTED
+    assert decision.roll_back == ()
+
+
+def test_the_last_wave_soaks_too_and_is_watched_until_then() -> None:
+    plan = RolloutPlan(waves=(RolloutWave("only", ("a", "b"), soak_seconds=30),))
+    state = progress(a=(OK, 10.0), b=(OK, 20.0))
+    soaking = plan_rollout(plan, state, 25.0)
+    assert (soaking.status, soaking.wake_at, soaking.watch) == (
+        RolloutStatus.SOAKING,
+        50.0,
+        ("a", "b"),
+    )
+    assert plan_rollout(plan, state, 50.0) == RolloutDecision(RolloutStatus.COMPLETE)
+
+
+def test_a_promoted_wave_skips_its_soak() -> None:
+    state = progress(dev_1=(OK, 90.0))
+    decision = plan_rollout(CANARY_THEN_REST, state, 100.0, promoted={"canary"})
+    assert decision.status is RolloutStatus.PROGRESSING
+    assert decision.start == ("prod-1", "prod-2")
+
+
+def test_a_soak_ends_once_a_later_wave_started() -> None:
+    state = progress(dev_1=(OK, 90.0), prod_1=S)
+    assert soak_end(CANARY_THEN_REST, 0, state) is None
+    assert soak_end(CANARY_THEN_REST, 0, progress(dev_1=(OK, 90.0))) == 150.0
+
+
+def test_wave_reports_show_each_wave_its_soak_and_budget() -> None:
+    state = {
+        "dev-1": ClusterProgress(OK, 0.0),
+        "prod-1": ClusterProgress(OK, 10.0),
+        "prod-2": ClusterProgress(F, 12.0, "sync 4 failed"),
+        "prod-3": ClusterProgress(S),
+    }
+    canary, rest = wave_reports(CANARY_THEN_REST, state, 20.0)
+    assert (canary.done, canary.soak_left, canary.budget_used) == (("dev-1",), None, 0)
+    assert rest.done == ("prod-1",)
+    assert rest.in_progress == ("prod-3",)
+    assert rest.failed == (("prod-2", "sync 4 failed"),)
+    assert (rest.budget_used, rest.failure_budget) == (1, 1)
+    soaking = wave_reports(CANARY_THEN_REST, progress(dev_1=(OK, 90.0)), 100.0)[0]
+    assert soaking.soak_left == 50.0
+    rest = wave_reports(CANARY_THEN_REST, progress(dev_1=(OK, 90.0)), 100.0)[1]
+    assert rest.pending == ("prod-1", "prod-2", "prod-3")
 
 
 def test_without_a_rollout_every_cluster_starts_at_once() -> None:

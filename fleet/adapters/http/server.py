@@ -1,19 +1,19 @@
 """The daemon's HTTP API, on loopback by default (or a unix socket).
 
-Reads (status, history, events, diffs) are open to whoever can reach the socket; every
-request that changes anything needs ``Authorization: Bearer <token>``, the token read
-from a file. Push webhooks are the exception: they carry their forge's signature instead,
-checked against the source's webhook secret. The handlers call a ``DaemonApi`` (the
-runtime implements it), so this module knows HTTP and nothing of how fleet works.
+Who may call what is declared once, in the route table at the end of :func:`build_app`
+(see ``routes.py`` for the declaration and ``access.py`` for the rule): with tokens
+configured every route but ``/healthz`` and ``/readyz`` needs ``Authorization: Bearer
+<token>`` with the route's scope; push webhooks carry their forge's signature instead,
+checked against the webhook secret, and a replayed delivery is refused. Every write is
+recorded in the audit log. The handlers call a ``DaemonApi`` (the runtime implements
+it), so this module knows HTTP and nothing of how fleet works.
 """
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -21,6 +21,17 @@ import anyio
 from aiohttp import web
 from aiohttp.client_exceptions import ClientConnectionResetError
 
+from fleet.adapters.http.address import ApiAddress
+from fleet.adapters.http.replay import DELIVERY_HEADERS
+from fleet.adapters.http.routes import (
+    AUDIT_DETAILS,
+    PRINCIPAL,
+    ApiAccess,
+    AuditStore,
+    Route,
+    install,
+    visible,
+)
 from fleet.adapters.http.webhooks import Push, WebhookRejected, parse_push, verify
 
 log = logging.getLogger(__name__)
@@ -46,6 +57,9 @@ class DaemonApi(Protocol):
 
     async def diff(self, app: str, cluster: str | None) -> list[JSON]: ...
 
+    async def plan(self, app: str | None, revision: str | None, with_diff: bool) -> JSON:
+        """What ``revision`` would do to every cluster ``app`` targets (dry-runs only)."""
+
     async def history(
         self, app: str | None, cluster: str | None, limit: int, before: int | None
     ) -> list[JSON]: ...
@@ -67,7 +81,34 @@ class DaemonApi(Protocol):
         clear_pin: bool,
         dry_run: bool,
         confirm_prune: bool,
-    ) -> JSON: ...
+        force: bool = False,
+        now: bool = False,
+    ) -> JSON:
+        """Queue manual syncs; ``force`` overrides a suspension or a dependency not ready
+        (not a sync window); refused syncs answer 409. A pin or unpin goes wave by wave
+        unless ``now``."""
+
+    async def suspend(self, app: str | None, cluster: str | None, reason: str) -> JSON:
+        """Suspend an app (everywhere, or on ``cluster``), or with ``app`` None a cluster."""
+
+    async def resume(self, app: str | None, cluster: str | None) -> JSON:
+        """Lift what ``suspend`` with the same arguments set."""
+
+    async def rollout_status(self, app: str) -> JSON:
+        """Where ``app``'s rollout stands, wave by wave."""
+
+    async def rollout_action(self, app: str, action: str) -> JSON:
+        """``resume``, ``abort`` or ``promote`` the app's rollout; its status after."""
+
+    async def rollback(
+        self,
+        app: str,
+        cluster: str | None,
+        to_sync_id: int | None,
+        revision: str | None,
+        now: bool,
+    ) -> JSON:
+        """Take the app back to a recorded sync's revision, or another, in waves."""
 
     def webhook_secrets(self, forge: str) -> list[bytes]: ...
 
@@ -76,38 +117,43 @@ class DaemonApi(Protocol):
     def metrics(self) -> tuple[bytes, str]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ApiAddress:
-    """``host:port`` or ``unix:/path/to/socket``."""
-
-    host: str = "127.0.0.1"
-    port: int = 8787
-    unix_path: Path | None = None
-
-    @classmethod
-    def parse(cls, text: str) -> ApiAddress:
-        if text.startswith("unix:"):
-            return cls(unix_path=Path(text[5:]))
-        host, sep, port = text.rpartition(":")
-        if not sep or not port.isdigit():
-            raise ValueError(f"API address {text!r} is not host:port or unix:PATH")
-        return cls(host=host.strip("[]") or "127.0.0.1", port=int(port))
-
-    def __str__(self) -> str:
-        return f"unix:{self.unix_path}" if self.unix_path else f"{self.host}:{self.port}"
+#: The largest page of history, events or audit rows one request may ask for.
+MAX_PAGE = 10_000
+#: Ids are SQLite integers.
+MAX_ID = 2**63 - 1
 
 
-def _int_arg(request: web.Request, name: str, default: int | None) -> int | None:
+def _int_arg(
+    request: web.Request, name: str, default: int | None, low: int, high: int
+) -> int | None:
+    """An integer query parameter from ``low`` to ``high``; anything else answers 400."""
     raw = request.query.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        return int(raw)
-    except ValueError:
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": f"{name} must be an integer"}),
-            content_type="application/json",
-        ) from None
+    text = raw.strip()
+    if not text.lstrip("-").isdigit() or len(text) > 20:
+        raise ApiError(400, f"{name} must be a whole number, got {raw[:40]!r}")
+    value = int(text)
+    if not low <= value <= high:
+        raise ApiError(400, f"{name} must be from {low} to {high}, got {value}")
+    return value
+
+
+def _name_arg(request: web.Request, name: str) -> str | None:
+    """An app or cluster name filter; absurd lengths answer 400."""
+    value = request.query.get(name)
+    if value is not None and len(value) > 253:
+        raise ApiError(400, f"{name} is longer than 253 characters")
+    return value or None
+
+
+def _flag_arg(request: web.Request, name: str) -> bool:
+    raw = request.query.get(name, "").lower()
+    if raw in ("", "0", "false"):
+        return False
+    if raw in ("1", "true"):
+        return True
+    raise ApiError(400, f"{name} must be true or false, got {raw[:40]!r}")
 
 
 def _json(data: Any, status: int = 200) -> web.Response:
@@ -117,8 +163,17 @@ def _json(data: Any, status: int = 200) -> web.Response:
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build_app(api: DaemonApi, token_file: Path | None) -> web.Application:
-    """The aiohttp application serving fleet's API."""
+def build_app(
+    api: DaemonApi,
+    access: ApiAccess | Path | None,
+    audit: AuditStore | None = None,
+) -> web.Application:
+    """The aiohttp application serving fleet's API.
+
+    ``access`` is what callers are checked against (a bare token file, or None, is the
+    older single-token form); ``audit`` records every write, and serves the audit route.
+    """
+    checks = access if isinstance(access, ApiAccess) else ApiAccess.single_token(access)
 
     @web.middleware
     async def errors(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -126,23 +181,6 @@ def build_app(api: DaemonApi, token_file: Path | None) -> web.Application:
             return await handler(request)
         except ApiError as error:
             return _json({"error": error.message}, status=error.status)
-
-    def require_token(request: web.Request) -> None:
-        if token_file is None:
-            raise ApiError(403, "changes are disabled: no API token file is configured")
-        try:
-            expected = token_file.read_text().strip()
-        except OSError as error:
-            log.error("cannot read API token file %s: %s", token_file, error.strerror)
-            raise ApiError(500, "the API token file cannot be read") from None
-        given = request.headers.get("Authorization", "")
-        scheme, _, token = given.partition(" ")
-        if (
-            scheme.lower() != "bearer"
-            or not expected
-            or not hmac.compare_digest(token.strip().encode(), expected.encode())
-        ):
-            raise ApiError(401, "a valid bearer token is required for this request")
 
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok\n")
@@ -152,46 +190,54 @@ def build_app(api: DaemonApi, token_file: Path | None) -> web.Application:
         text = "ok\n" if ok else "".join(f"{r}\n" for r in reasons)
         return web.Response(text=text, status=200 if ok else 503)
 
-    async def status(_: web.Request) -> web.Response:
-        return _json(await api.status())
+    async def status(request: web.Request) -> web.Response:
+        return _json(visible(request, await api.status()))
 
     async def diff(request: web.Request) -> web.Response:
-        return _json(await api.diff(request.match_info["app"], request.query.get("cluster")))
+        return _json(await api.diff(request.match_info["app"], _name_arg(request, "cluster")))
+
+    async def plan(request: web.Request) -> web.Response:
+        query = request.query
+        with_diff = _flag_arg(request, "diff")
+        answer = await api.plan(_name_arg(request, "app"), query.get("revision") or None, with_diff)
+        return _json(answer)
 
     async def history(request: web.Request) -> web.Response:
-        limit = _int_arg(request, "limit", 50) or 50
+        limit = _int_arg(request, "limit", 50, 1, MAX_PAGE) or 50
         rows = await api.history(
-            request.query.get("app"),
-            request.query.get("cluster"),
+            _name_arg(request, "app"),
+            _name_arg(request, "cluster"),
             limit,
-            _int_arg(request, "before", None),
+            _int_arg(request, "before", None, 1, MAX_ID),
         )
-        return _json(rows)
+        return _json(visible(request, rows))
 
     async def sync_detail(request: web.Request) -> web.Response:
-        try:
-            sync_id = int(request.match_info["id"])
-        except ValueError:
-            raise ApiError(400, "sync id must be an integer") from None
-        return _json(await api.sync_detail(sync_id))
+        text = request.match_info["id"]
+        if not text.isdigit() or len(text) > 19 or not 1 <= int(text) <= MAX_ID:
+            raise ApiError(400, f"sync id must be a whole number from 1 to {MAX_ID}")
+        detail = await api.sync_detail(int(text))
+        if not visible(request, [detail]):
+            raise ApiError(404, f"no sync with id {text}")
+        return _json(detail)
 
     async def events(request: web.Request) -> web.StreamResponse:
-        since = _int_arg(request, "since", 0) or 0
-        limit = _int_arg(request, "limit", 200) or 200
-        app, cluster = request.query.get("app"), request.query.get("cluster")
-        if request.query.get("follow") not in {"1", "true"}:
-            return _json(await api.events(since, app, cluster, limit))
+        since = _int_arg(request, "since", 0, 0, MAX_ID) or 0
+        limit = _int_arg(request, "limit", 200, 1, MAX_PAGE) or 200
+        app, cluster = _name_arg(request, "app"), _name_arg(request, "cluster")
+        if not _flag_arg(request, "follow"):
+            return _json(visible(request, await api.events(since, app, cluster, limit)))
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
         try:
             async for event in _follow(api, since, app, cluster):
-                await response.write(json.dumps(event, default=str).encode() + b"\n")
+                if visible(request, [event]):
+                    await response.write(json.dumps(event, default=str).encode() + b"\n")
         except (ConnectionResetError, ClientConnectionResetError):
             pass  # the follower went away: nothing to report
         return response
 
     async def trigger(request: web.Request) -> web.Response:
-        require_token(request)
         body = await _body(request)
         result = await api.trigger_sync(
             request.match_info["app"],
@@ -200,13 +246,62 @@ def build_app(api: DaemonApi, token_file: Path | None) -> web.Application:
             bool(body.get("clearPin", False)),
             bool(body.get("dryRun", False)),
             bool(body.get("confirmPrune", False)),
+            force=bool(body.get("force", False)),
+            now=bool(body.get("now", False)),
         )
         return _json(result, status=202)
+
+    async def rollout_status(request: web.Request) -> web.Response:
+        return _json(await api.rollout_status(request.match_info["app"]))
+
+    async def rollout_action(request: web.Request) -> web.Response:
+        return _json(
+            await api.rollout_action(request.match_info["app"], request.match_info["action"])
+        )
+
+    async def rollback(request: web.Request) -> web.Response:
+        body = await _body(request)
+        to_sync_id = body.get("toSyncId")
+        if to_sync_id is not None and (
+            isinstance(to_sync_id, bool) or not isinstance(to_sync_id, int) or to_sync_id < 1
+        ):
+            raise ApiError(400, "toSyncId must be a sync id (a whole number from 1)")
+        result = await api.rollback(
+            request.match_info["app"],
+            _opt_str(body, "cluster"),
+            to_sync_id,
+            _opt_str(body, "revision"),
+            bool(body.get("now", False)),
+        )
+        return _json(result, status=202)
+
+    async def suspend_app(request: web.Request) -> web.Response:
+        body = await _body(request)
+        app, cluster = request.match_info["app"], _opt_str(body, "cluster")
+        return _json(await api.suspend(app, cluster, _reason(body)))
+
+    async def resume_app(request: web.Request) -> web.Response:
+        body = await _body(request)
+        return _json(await api.resume(request.match_info["app"], _opt_str(body, "cluster")))
+
+    async def suspend_cluster(request: web.Request) -> web.Response:
+        _whole_cluster(request)
+        body = await _body(request)
+        return _json(await api.suspend(None, request.match_info["cluster"], _reason(body)))
+
+    async def resume_cluster(request: web.Request) -> web.Response:
+        _whole_cluster(request)
+        return _json(await api.resume(None, request.match_info["cluster"]))
 
     async def webhook(request: web.Request) -> web.Response:
         forge = request.match_info["forge"]
         raw = await request.read()
         secrets = api.webhook_secrets(forge)
+        delivery = next(
+            (request.headers[h] for h in DELIVERY_HEADERS.get(forge, ()) if h in request.headers),
+            "",
+        )
+        request[AUDIT_DETAILS] = {"forge": forge, "delivery": delivery[:200]}
         try:
             if not secrets:
                 raise WebhookRejected(401, "no webhook secret is configured for this kind")
@@ -221,10 +316,13 @@ def build_app(api: DaemonApi, token_file: Path | None) -> web.Application:
                 assert last is not None
                 raise last
             push = parse_push(forge, raw)
+            checks.replay.admit(forge, request.headers, raw)
         except WebhookRejected as error:
             log.warning("webhook %s rejected: %s", forge, error.message)
             return _json({"error": error.message}, status=error.status)
-        return _json(await api.push(push), status=202)
+        answer = await api.push(push)
+        request[AUDIT_DETAILS]["sources"] = answer.get("sources", [])
+        return _json(answer, status=202)
 
     async def metrics(_: web.Request) -> web.Response:
         payload, content_type = api.metrics()
@@ -232,17 +330,58 @@ def build_app(api: DaemonApi, token_file: Path | None) -> web.Application:
         response.headers["Content-Type"] = content_type
         return response
 
+    async def audit_log(request: web.Request) -> web.Response:
+        if audit is None:
+            raise ApiError(404, "this daemon keeps no audit log")
+        records = await audit.audit_entries(
+            limit=_int_arg(request, "limit", 100, 1, MAX_PAGE) or 100,
+            before_id=_int_arg(request, "before", None, 1, MAX_ID),
+            principal=_name_arg(request, "token"),
+            app=_name_arg(request, "app"),
+        )
+        return _json([record.as_json() for record in records])
+
     app = web.Application(middlewares=[errors], client_max_size=5 * 1024 * 1024)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/api/v1/status", status)
-    app.router.add_get("/api/v1/apps/{app}/diff", diff)
-    app.router.add_post("/api/v1/apps/{app}/sync", trigger)
-    app.router.add_get("/api/v1/history", history)
-    app.router.add_get("/api/v1/history/{id}", sync_detail)
-    app.router.add_get("/api/v1/events", events)
-    app.router.add_post("/webhooks/{forge}", webhook)
+    # The one place that says who may call what (routes.py); add new routes here.
+    install(
+        app,
+        [
+            Route("GET", "/healthz", healthz, "public"),
+            Route("GET", "/readyz", readyz, "public"),
+            Route("GET", "/metrics", metrics, "metrics"),
+            Route("GET", "/api/v1/status", status, "read"),
+            Route(
+                "GET",
+                "/api/v1/apps/{app}/diff",
+                diff,
+                "read",
+                app_param="app",
+                dry_run_limited=True,
+            ),
+            Route("GET", "/api/v1/plan", plan, "read", app_query=True, dry_run_limited=True),
+            Route("POST", "/api/v1/apps/{app}/sync", trigger, "sync", app_param="app"),
+            Route("POST", "/api/v1/apps/{app}/suspend", suspend_app, "sync", app_param="app"),
+            Route("POST", "/api/v1/apps/{app}/resume", resume_app, "sync", app_param="app"),
+            Route("GET", "/api/v1/apps/{app}/rollout", rollout_status, "read", app_param="app"),
+            Route(
+                "POST",
+                "/api/v1/apps/{app}/rollout/{action}",
+                rollout_action,
+                "sync",
+                app_param="app",
+            ),
+            Route("POST", "/api/v1/apps/{app}/rollback", rollback, "sync", app_param="app"),
+            Route("POST", "/api/v1/clusters/{cluster}/suspend", suspend_cluster, "sync"),
+            Route("POST", "/api/v1/clusters/{cluster}/resume", resume_cluster, "sync"),
+            Route("GET", "/api/v1/history", history, "read"),
+            Route("GET", "/api/v1/history/{id}", sync_detail, "read"),
+            Route("GET", "/api/v1/events", events, "read"),
+            Route("GET", "/api/v1/audit", audit_log, "admin"),
+            Route("POST", "/webhooks/{forge}", webhook, "signed"),
+        ],
+        checks,
+        audit,
+    )
     return app
 
 
@@ -270,6 +409,22 @@ async def _body(request: web.Request) -> Mapping[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "request body must be a JSON object")
     return body
+
+
+def _reason(body: Mapping[str, Any]) -> str:
+    reason = _opt_str(body, "reason") or ""
+    if len(reason) > 500:
+        raise ApiError(400, "reason is longer than 500 characters")
+    return reason
+
+
+def _whole_cluster(request: web.Request) -> None:
+    """Suspending a cluster touches every app on it: not for a token limited to apps."""
+    principal = request.get(PRINCIPAL)
+    if principal is not None and principal.apps is not None:
+        raise ApiError(
+            403, f"token {principal.name} is limited to apps: it cannot suspend a cluster"
+        )
 
 
 def _opt_str(body: Mapping[str, Any], key: str) -> str | None:

@@ -3,9 +3,12 @@
 Each forge signs differently. GitHub sends ``X-Hub-Signature-256: sha256=<hex>``, an
 HMAC-SHA256 of the raw body. GitLab sends the shared secret itself in ``X-Gitlab-Token``
 (compared in constant time), or, for its signing tokens, a Standard Webhooks signature.
+Gitea and Forgejo send ``X-Gitea-Signature: <hex>``, the same HMAC without a prefix.
 fleet's generic form is ``X-Fleet-Signature: sha256=<hex>`` over the body, and a JSON body
-``{"repository": URL, "ref": "refs/heads/main", "after": SHA}`` (every field optional:
-a bare signed ``{}`` means "poll every source now").
+``{"repository": URL, "ref": "refs/heads/main", "after": SHA, "delivery": ID}`` (every
+field optional: a bare signed ``{}`` means "poll every source now"; a ``delivery`` id
+makes a body unique, since a body already received is refused as a replay, see
+``replay.py``).
 
 A push only wakes the source pollers: fleet always fetches and resolves the ref itself,
 so a forged body cannot make it deploy a commit that is not in Git.
@@ -86,10 +89,18 @@ def verify(forge: str, headers: Mapping[str, str], body: bytes, secret: bytes) -
             raise WebhookRejected(401, "missing X-Gitlab-Token header")
         if not hmac.compare_digest(token.encode(), secret):
             raise WebhookRejected(401, "X-Gitlab-Token does not match")
+    elif forge == "gitea":
+        signature = lowered.get("x-gitea-signature")
+        if not signature:
+            raise WebhookRejected(401, "missing X-Gitea-Signature header")
+        if not hmac.compare_digest(signature.strip().lower(), _hmac_hex(secret, body)):
+            raise WebhookRejected(401, "X-Gitea-Signature does not match the body")
     elif forge == "generic":
         _check_prefixed_hmac(lowered.get("x-fleet-signature"), secret, body, "X-Fleet-Signature")
     else:
-        raise WebhookRejected(404, f"unknown webhook kind {forge!r} (github, gitlab, generic)")
+        raise WebhookRejected(
+            404, f"unknown webhook kind {forge!r} (github, gitlab, gitea, generic)"
+        )
 
 
 def parse_push(forge: str, body: bytes) -> Push:
@@ -101,8 +112,10 @@ def parse_push(forge: str, body: bytes) -> Push:
     if not isinstance(payload, dict):
         raise WebhookRejected(400, "body must be a JSON object")
     urls: list[Any] = []
-    if forge == "github":
+    if forge in ("github", "gitea"):
         repo = payload.get("repository") or {}
+        if not isinstance(repo, dict):
+            raise WebhookRejected(400, "repository must be an object")
         urls = [repo.get(k) for k in ("clone_url", "ssh_url", "git_url", "html_url")]
     elif forge == "gitlab":
         project = payload.get("project") or payload.get("repository") or {}

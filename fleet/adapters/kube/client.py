@@ -20,7 +20,7 @@ from kubernetes_asyncio import client as kube_client
 
 from fleet.adapters.kube.connection import ClusterEndpoint, new_api_client
 from fleet.adapters.kube.discovery import ResourceInfo, group_version_path, served_kinds
-from fleet.adapters.kube.errors import KindNotServed, KubeError, from_response
+from fleet.adapters.kube.errors import KindNotServed, KubeError, from_response, unreachable
 from fleet.adapters.kube.ratelimit import TokenBucket
 from fleet.model.refs import ObjectRef
 from fleet.model.tracking import FIELD_MANAGER
@@ -277,7 +277,7 @@ class ClusterClient:
                     raise from_response(self.name, int(obj.get("code") or 500), json.dumps(obj))
                 yield event_type, obj
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
-            raise KubeError(self.name, 0, "Unreachable", _transport_message(error)) from None
+            raise unreachable(self.name, error) from None
         finally:
             response.release()
 
@@ -304,6 +304,9 @@ class ClusterClient:
             )
             try:
                 data: dict[str, Any] = await response.json(content_type=None)
+            except (aiohttp.ClientError, OSError, TimeoutError) as error:
+                # The answer broke off (the server went away mid-body): no answer at all.
+                raise unreachable(self.name, error) from None
             finally:
                 response.release()
         return data
@@ -343,7 +346,7 @@ class ClusterClient:
             raise from_response(self.name, error.status, error.body, error.headers) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             self._observe(verb, 0, started)
-            raise KubeError(self.name, 0, "Unreachable", _transport_message(error)) from None
+            raise unreachable(self.name, error) from None
         self._observe(verb, response.status, started)
         if response.status >= 400:
             payload = await response.read()
@@ -376,8 +379,3 @@ def _ends_in_plural(path: str) -> bool:
     if rest[:1] == ["namespaces"] and len(rest) >= 3:
         rest = rest[2:]
     return len(rest) == 1
-
-
-def _transport_message(error: BaseException) -> str:
-    text = str(error) or type(error).__name__
-    return text.splitlines()[0][:300]

@@ -12,9 +12,11 @@ and a Slack URL in a log line is a leaked credential.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 import anyio
 
@@ -67,3 +69,29 @@ def scrub(text: str, secrets: Iterable[str | None]) -> str:
         if secret and len(secret) >= 4:
             text = text.replace(secret, "***")
     return text
+
+
+async def read_secret_url(path: Path, what: str) -> str:
+    """A URL that is itself a credential (Slack's, a tokened webhook), read from ``path``.
+
+    Never sent over plain ``http://`` beyond this host: the token in its path would cross
+    the network in clear. Loopback (a relay on the same host) is allowed.
+    """
+    url = await read_secret(path, what)
+    parts = urlsplit(url)
+    if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+        raise DeliveryError(
+            f"the {what} in {path} is plain http://: the credential in it would cross the "
+            "network in clear; use https://",
+            retryable=False,
+        )
+    return url
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

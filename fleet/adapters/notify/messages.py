@@ -19,6 +19,7 @@ Severity = Literal["error", "warning", "info", "ok"]
 #: How each event kind reads at the start of a headline, and how serious it is.
 _KINDS: dict[str, tuple[str, Severity]] = {
     "sync_failed": ("Sync failed", "error"),
+    "sync_retrying": ("Sync failed, retrying", "warning"),
     "sync_succeeded": ("Synced", "ok"),
     "health_degraded": ("Health degraded", "error"),
     "drift": ("Drift detected", "warning"),
@@ -26,6 +27,10 @@ _KINDS: dict[str, tuple[str, Severity]] = {
     "cluster_reachable": ("Cluster reachable again", "ok"),
     "prune_refused": ("Prune refused", "warning"),
     "rollout_halted": ("Rollout halted", "error"),
+    "rollback": ("Rolled back", "warning"),
+    "rollout_resumed": ("Rollout resumed", "info"),
+    "rollout_aborted": ("Rollout aborted", "warning"),
+    "rollout_promoted": ("Soak skipped", "info"),
     "source_failed": ("Source fetch failed", "error"),
     "untrusted_commit": ("Untrusted commit refused", "error"),
     "sync_interrupted": ("Sync interrupted", "warning"),
@@ -34,6 +39,9 @@ _KINDS: dict[str, tuple[str, Severity]] = {
     "app_removed": ("App removed from cluster", "info"),
     "pinned": ("Pinned", "info"),
     "unpinned": ("Pin cleared", "info"),
+    "sync_held": ("Sync waiting", "info"),
+    "suspended": ("Suspended", "warning"),
+    "resumed": ("Resumed", "info"),
 }
 
 SHORT_REVISION = 12

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fleet.adapters.notify.delivery import read_secret
+from fleet.adapters.notify.delivery import read_secret_url
 from fleet.adapters.notify.messages import Notification, Severity
 from fleet.adapters.notify.posting import JsonPoster
 
@@ -63,7 +63,7 @@ class SlackSender:
         return self._name
 
     async def send(self, notification: Notification) -> None:
-        url = await read_secret(self._url_file, "Slack webhook URL")
+        url = await read_secret_url(self._url_file, "Slack webhook URL")
         body = json.dumps(slack_payload(notification), default=str).encode()
         await self._poster.post(url, body, {})
 

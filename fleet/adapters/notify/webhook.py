@@ -14,7 +14,7 @@ import hmac
 import json
 from pathlib import Path
 
-from fleet.adapters.notify.delivery import read_secret
+from fleet.adapters.notify.delivery import read_secret, read_secret_url
 from fleet.adapters.notify.messages import Notification
 from fleet.adapters.notify.posting import JsonPoster
 
@@ -55,7 +55,7 @@ class WebhookSender:
         url = self._url
         if url is None:
             assert self._url_file is not None
-            url = await read_secret(self._url_file, "webhook URL")
+            url = await read_secret_url(self._url_file, "webhook URL")
         body = encode(notification)
         headers = {"X-Fleet-Event": notification.kind, "X-Fleet-Delivery": notification.id}
         if self._secret_file is not None:

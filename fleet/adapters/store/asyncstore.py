@@ -23,6 +23,7 @@ from typing import Any, ParamSpec, TypeVar
 import anyio
 import anyio.to_thread
 
+from fleet.adapters.store.audit import AuditEntry, AuditRecord
 from fleet.adapters.store.connection import Synchronous
 from fleet.adapters.store.core import Clock, utc_now
 from fleet.adapters.store.history import HistoryStore
@@ -40,6 +41,8 @@ from fleet.adapters.store.records import (
     SyncDetail,
     SyncRecord,
 )
+from fleet.adapters.store.rollouts import Hold
+from fleet.adapters.store.suspensions import ALL_APPS, SuspensionRecord
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -288,6 +291,71 @@ class AsyncHistoryStore:
 
     async def pinned_revision(self, app: str, cluster: str) -> str | None:
         return await self._run(self.store.pinned_revision, app, cluster)
+
+    # Rollout holds and states (fleet.adapters.store.rollouts) ------------------------------
+
+    async def hold(
+        self, app: str, cluster: str, revision: str, reason: str, base_revision: str = ""
+    ) -> Hold:
+        return await self._run(self.store.hold, app, cluster, revision, reason, base_revision)
+
+    async def release_holds(self, app: str, cluster: str | None = None) -> int:
+        return await self._run(self.store.release_holds, app, cluster)
+
+    async def holds(self, app: str | None = None) -> list[Hold]:
+        return await self._run(self.store.holds, app)
+
+    async def save_rollout_state(self, app: str, state: dict[str, Any]) -> None:
+        await self._run(self.store.save_rollout_state, app, state)
+
+    async def rollout_state(self, app: str) -> dict[str, Any] | None:
+        return await self._run(self.store.rollout_state, app)
+
+    async def rollout_states(self) -> dict[str, dict[str, Any]]:
+        return await self._run(self.store.rollout_states)
+
+    async def clear_rollout_state(self, app: str) -> bool:
+        return await self._run(self.store.clear_rollout_state, app)
+
+    # Audit -------------------------------------------------------------------------------
+
+    async def add_audit(self, entry: AuditEntry) -> int:
+        return await self._run(self.store.add_audit, entry)
+
+    async def audit_entries(
+        self,
+        *,
+        limit: int = 100,
+        before_id: int | None = None,
+        principal: str | None = None,
+        app: str | None = None,
+    ) -> list[AuditRecord]:
+        return await self._run(
+            self.store.audit_entries,
+            limit=limit,
+            before_id=before_id,
+            principal=principal,
+            app=app,
+        )
+
+    async def prune_audit(self, older_than: datetime) -> int:
+        return await self._run(self.store.prune_audit, older_than)
+
+    # Suspensions (fleet.adapters.store.suspensions) ---------------------------------------
+
+    async def suspend(
+        self, app: str = ALL_APPS, cluster: str = ALL_CLUSTERS, reason: str = ""
+    ) -> SuspensionRecord:
+        return await self._run(self.store.suspend, app, cluster, reason)
+
+    async def resume(self, app: str = ALL_APPS, cluster: str = ALL_CLUSTERS) -> int:
+        return await self._run(self.store.resume, app, cluster)
+
+    async def resume_app(self, app: str) -> int:
+        return await self._run(self.store.resume_app, app)
+
+    async def suspensions(self) -> list[SuspensionRecord]:
+        return await self._run(self.store.suspensions)
 
     # Maintenance -------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ from typing import Literal
 
 from sqlite_utils import Database
 
+from fleet.adapters.store.files import private_database
 from fleet.adapters.store.records import StoreError
 
 Synchronous = Literal["NORMAL", "FULL"]
@@ -41,6 +42,10 @@ def connect(path: Path, *, synchronous: Synchronous, busy_timeout: float) -> Dat
         raise StoreError(f"synchronous must be NORMAL or FULL, got {synchronous!r}")
     if not path.parent.is_dir():
         raise StoreError(f"history database {path}: directory {path.parent} does not exist")
+    try:
+        private_database(path)  # 0600 whatever the umask (files.py)
+    except OSError as error:
+        raise StoreError(f"history database {path}: cannot create: {error.strerror}") from error
     try:
         conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False)
     except sqlite3.Error as error:
@@ -54,6 +59,7 @@ def connect(path: Path, *, synchronous: Synchronous, busy_timeout: float) -> Dat
                 f"history database {path}: cannot switch to WAL mode"
                 f" (journal_mode is {db.journal_mode}); is it on a network file system?"
             )
+        private_database(path)  # the WAL files SQLite just made
         db.execute(f"PRAGMA synchronous = {synchronous}")
         db.execute("PRAGMA foreign_keys = ON")
         # After a checkpoint, truncate a WAL that grew during a burst back to 64 MiB.

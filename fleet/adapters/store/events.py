@@ -28,6 +28,7 @@ KNOWN_EVENT_KINDS = frozenset(
         "config_rejected",
         "prune_refused",
         "sync_failed",
+        "sync_retrying",
         "sync_interrupted",
         "app_removed",
         "inventory_rebuilt",

@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 from types import TracebackType
 
+from fleet.adapters.store.audit import AuditLog
 from fleet.adapters.store.connection import Synchronous, connect, write_transaction
 from fleet.adapters.store.core import Clock, utc_now
 from fleet.adapters.store.events import EventLog
@@ -18,14 +19,26 @@ from fleet.adapters.store.inventory import InventoryStore
 from fleet.adapters.store.queries import HistoryReader
 from fleet.adapters.store.records import StoreError
 from fleet.adapters.store.retention import Retention
+from fleet.adapters.store.rollouts import RolloutStore
 from fleet.adapters.store.schema import migrate, schema_steps
 from fleet.adapters.store.status import StatusBoard
+from fleet.adapters.store.suspensions import SuspensionBoard
 from fleet.adapters.store.syncs import SyncWriter
 
 DEFAULT_FILE_NAME = "history.sqlite3"
 
 
-class HistoryStore(SyncWriter, HistoryReader, EventLog, InventoryStore, StatusBoard, Retention):
+class HistoryStore(
+    SyncWriter,
+    HistoryReader,
+    EventLog,
+    InventoryStore,
+    StatusBoard,
+    SuspensionBoard,
+    Retention,
+    RolloutStore,
+    AuditLog,
+):
     """fleet's history: syncs, resource results, inventory, events, status and pins."""
 
     @classmethod

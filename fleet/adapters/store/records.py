@@ -13,14 +13,37 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 #: What started a sync.
-TRIGGERS = frozenset({"poll", "webhook", "manual", "drift", "pin", "startup", "config"})
+TRIGGERS = frozenset(
+    {
+        "poll",
+        "webhook",
+        "manual",
+        "drift",
+        "pin",
+        "unpin",
+        "rollback",
+        "startup",
+        "config",
+        "retry",
+    }
+)
 #: A sync's result; only ``Running`` is not final.
 RUNNING = "Running"
 FINAL_RESULTS = frozenset({"Succeeded", "Failed", "Interrupted", "Skipped"})
 RESULTS = FINAL_RESULTS | {RUNNING}
 #: What a sync did to one object.
 ACTIONS = frozenset(
-    {"created", "configured", "unchanged", "pruned", "hook", "deleted", "skipped", "failed"}
+    {
+        "created",
+        "configured",
+        "unchanged",
+        "pruned",
+        "hook",
+        "completed",
+        "deleted",
+        "skipped",
+        "failed",
+    }
 )
 #: Whether a target matches Git, as ``fleet status`` shows it.
 SYNC_STATUSES = frozenset({"Synced", "OutOfSync", "Unknown"})

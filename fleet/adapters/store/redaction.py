@@ -6,6 +6,13 @@ may quote a clone URL with a token in it, an HTTP error may echo an ``Authorizat
 header, a failed apply may quote a manifest line. So every message and every string in an
 event's details passes through :func:`redact` before it is written. It errs on the side
 of hiding: a hidden non-secret costs a little readability, a stored secret is a leak.
+
+It hides values, not words, though: ``token: expired, retrying`` and ``app secret:
+checked out`` are prose, not credentials. After a secret-named key, an unquoted word is
+masked when it ends the field (end of line, ``,``, ``;``, ``}``) or looks like a
+credential (digits and letters, or long); a plain word followed by more prose is kept,
+and so are words that say a state (``missing``, ``expired``). Keys that name a reference
+to a secret rather than the secret (``secretName``, ``tokenFile``) keep their values.
 """
 
 from __future__ import annotations
@@ -28,13 +35,79 @@ _SECRET_WORD = re.compile(
     r"|credential|authorization"
 )
 _NAME = r"(?<![A-Za-z0-9_.-])(?P<name>[A-Za-z0-9_.-]{1,80}+)"
+#: Keys that name where a secret is, not the secret itself.
+_REFERENCE_KEY = re.compile(r"(?i)(?:name|file|path|ref|dir)$")
+#: Words that say what state a secret is in; never a credential's value.
+_STATE_WORDS = frozenset(
+    [
+        "missing",
+        "empty",
+        "invalid",
+        "expired",
+        "required",
+        "unset",
+        "none",
+        "null",
+        "true",
+        "false",
+        "set",
+        "not",
+        "found",
+        "failed",
+        "denied",
+        "rejected",
+        "ok",
+        "unknown",
+        "rotated",
+        "revoked",
+        "changed",
+        "configured",
+        "present",
+        "absent",
+    ]
+)
+#: Authorization schemes: the credential after them is the bearer pattern's business.
+_SCHEMES = frozenset({"bearer", "basic", "digest", "negotiate"})
+_PROSE_FOLLOWS = re.compile(r"[ \t]+[A-Za-z(]")
+_DIGIT = re.compile(r"[0-9]")
+_LETTER = re.compile(r"[A-Za-z]")
+
+
+def looks_like_credential(value: str) -> bool:
+    """Long, or letters and digits mixed: ``hunter2``, ``ghs_abc123...``; not ``checked``."""
+    return len(value) >= 16 or (
+        len(value) >= 6 and bool(_DIGIT.search(value)) and bool(_LETTER.search(value))
+    )
+
+
+def _is_secret_key(name: str) -> bool:
+    return bool(_SECRET_WORD.search(name)) and not _REFERENCE_KEY.search(name)
 
 
 def _mask_if_secret_name(match: re.Match[str]) -> str:
-    if not _SECRET_WORD.search(match["name"]):
+    if not _is_secret_key(match["name"]):
         return match[0]
     quote = match["q"] or ""
     return match["key"] + quote + MASK + quote
+
+
+def _mask_colon_value(match: re.Match[str]) -> str:
+    """``key: value``: a quoted value always goes; an unquoted word only if it is a value."""
+    if not _is_secret_key(match["name"]):
+        return match[0]
+    if not match["q"]:
+        value = match["value"]
+        prose = _PROSE_FOLLOWS.match(match.string, match.end()) is not None
+        if value.lower() in _SCHEMES:
+            return match[0]
+        if not looks_like_credential(value) and (prose or value.lower() in _STATE_WORDS):
+            return match[0]
+    quote = match["q"] or ""
+    return match["key"] + quote + MASK + quote
+
+
+def _mask_bearer(match: re.Match[str]) -> str:
+    return match[0] if not looks_like_credential(match[3]) else match[1] + match[2] + MASK
 
 
 Replacement = str | Callable[[re.Match[str]], str]
@@ -59,16 +132,16 @@ _PATTERNS: tuple[tuple[re.Pattern[str], Replacement], ...] = (
     ),
     # Authorization: Bearer/Basic/token <credential>, and bare "Bearer <credential>".
     (
-        re.compile(r"(?i)\b(bearer|basic|token)(\s+)[A-Za-z0-9\-._~+/]{8,}+=*"),
-        r"\1\2" + MASK,
+        re.compile(r"(?i)\b(bearer|basic|token)(\s+)([A-Za-z0-9\-._~+/]{8,}+=*)"),
+        _mask_bearer,
     ),
     # JSON or YAML-ish: "token": "quoted value" / password: value.
     (
         re.compile(
             rf"(?P<key>[\"']?{_NAME}[\"']?[ \t]*:[ \t]*)"
-            r"(?:(?P<q>[\"'])(?:\\.|(?!(?P=q)).)*+(?P=q)|[^\s\"',}]++)"
+            r"(?:(?P<q>[\"'])(?:\\.|(?!(?P=q)).)*+(?P=q)|(?P<value>[^\s\"',;}]++))"
         ),
-        _mask_if_secret_name,
+        _mask_colon_value,
     ),
     # key=value, as in query strings, command lines and logfmt.
     (re.compile(rf"(?P<key>{_NAME}=)(?P<q>)[^\s&;,\"']++"), _mask_if_secret_name),
@@ -104,7 +177,7 @@ def redact_details(details: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _redact_value(key: str, value: Any) -> Any:
-    if _SECRET_WORD.search(key) and value not in (None, "", {}, []):
+    if _is_secret_key(key) and value not in (None, "", {}, []):
         return MASK
     if isinstance(value, str):
         return redact(value)

@@ -121,6 +121,63 @@ def initial(db: Database) -> None:
         ) WITHOUT ROWID""")
 
 
+@MIGRATIONS(name="0002_rollout_holds")
+def rollout_holds(db: Database) -> None:
+    """Holds after a rollback, and the rollout states that must survive a restart."""
+    db.execute("""
+        CREATE TABLE rollout_holds (
+            app TEXT NOT NULL,
+            cluster TEXT NOT NULL,
+            revision TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            base_revision TEXT NOT NULL DEFAULT '',
+            held_at TEXT NOT NULL,
+            PRIMARY KEY (app, cluster)
+        ) WITHOUT ROWID""")
+    db.execute("""
+        CREATE TABLE rollout_states (
+            app TEXT NOT NULL PRIMARY KEY,
+            state TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID""")
+
+
+@MIGRATIONS(name="0003_api_audit")
+def api_audit(db: Database) -> None:
+    """Every write request to the API (fleet.adapters.store.audit)."""
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS audit (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            at TEXT NOT NULL,
+            principal TEXT NOT NULL,
+            method TEXT NOT NULL,
+            route TEXT NOT NULL,
+            path TEXT NOT NULL,
+            app TEXT,
+            remote TEXT NOT NULL,
+            status INTEGER NOT NULL,
+            message TEXT NOT NULL DEFAULT '',
+            details TEXT NOT NULL DEFAULT '{}'
+        )""")
+    db.execute("CREATE INDEX IF NOT EXISTS audit_by_time ON audit (at)")
+    db.execute("CREATE INDEX IF NOT EXISTS audit_by_principal ON audit (principal, id)")
+    db.execute("CREATE INDEX IF NOT EXISTS audit_by_app ON audit (app, id)")
+
+
+@MIGRATIONS(name="0004_suspensions")
+def suspensions(db: Database) -> None:
+    """``fleet suspend``: an app on a cluster, an app everywhere (cluster '*'), or a
+    whole cluster (app '*'); kept across restarts (fleet.adapters.store.suspensions)."""
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS suspensions (
+            app TEXT NOT NULL,
+            cluster TEXT NOT NULL,
+            reason TEXT NOT NULL DEFAULT '',
+            suspended_at TEXT NOT NULL,
+            PRIMARY KEY (app, cluster)
+        ) WITHOUT ROWID""")
+
+
 def migrate(db: Database) -> None:
     """Bring ``db`` to the current schema; refuse a database written by a newer fleet.
 

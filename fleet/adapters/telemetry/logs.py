@@ -2,7 +2,9 @@
 
 Every message passes through the same redaction as history before it is written, so a
 library that puts a credential into an exception text cannot leak it through the log.
-Extra fields given as ``log.info("...", extra={"fields": {...}})`` become JSON keys.
+Extra fields given as ``log.info("...", extra={"fields": {...}})`` become JSON keys; a
+field named like a secret (``token``, ``password``) has its value masked whatever it
+looks like, and every other string field is redacted like a message.
 Trace and span ids are added by the telemetry setup when tracing is on.
 """
 
@@ -16,7 +18,7 @@ from typing import IO, Any
 
 from opentelemetry import trace
 
-from fleet.adapters.store.redaction import redact
+from fleet.adapters.store.redaction import redact, redact_details
 
 #: Added to every record by ``ContextFilter`` (trace ids, when tracing is on).
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
@@ -61,10 +63,13 @@ class JsonFormatter(logging.Formatter):
         }
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
-            entry.update({k: _safe(v) for k, v in fields.items()})
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD and key != "fields" and not key.startswith("_"):
-                entry[key] = _safe(value)
+            entry.update(redact_details(fields))
+        extra = {
+            key: value
+            for key, value in record.__dict__.items()
+            if key not in _STANDARD and key != "fields" and not key.startswith("_")
+        }
+        entry.update(redact_details(extra))
         return json.dumps(entry, default=str)
 
 
@@ -76,17 +81,11 @@ class HumanFormatter(logging.Formatter):
         line = super().format(record)
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict) and fields:
-            line += " " + " ".join(f"{k}={_safe(v)}" for k, v in fields.items())
+            line += " " + " ".join(f"{k}={v}" for k, v in redact_details(fields).items())
         trace_id = getattr(record, "trace_id", None)
         if trace_id:
             line += f" trace_id={trace_id} span_id={getattr(record, 'span_id', '')}"
         return line
-
-
-def _safe(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    return value
 
 
 def configure_logging(

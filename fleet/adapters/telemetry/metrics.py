@@ -31,6 +31,8 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 #: The values ``fleet_app_sync_status`` and ``fleet_app_health_status`` take one-hot.
 SYNC_STATUSES = ("Synced", "OutOfSync", "Unknown")
 HEALTH_STATUSES = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
+#: Why an automated sync waits (fleet.engine.holds.HoldKind), one-hot in fleet_app_sync_held.
+HOLD_KINDS = ("suspended", "window", "dependency")
 
 #: A sync lasts seconds to tens of minutes (health gates, hooks).
 _SYNC_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, float("inf"))
@@ -46,6 +48,10 @@ class AppClusterState:
     cluster: str
     sync: str
     health: str
+    #: ``fleet suspend`` (of the app here, everywhere, or of the cluster).
+    suspended: bool = False
+    #: The kind of hold an automated sync waits on ("" when none).
+    held: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +275,24 @@ class _StateCollector(Collector):
                 health.add_metric([entry.app, entry.cluster, value], float(entry.health == value))
         yield sync
         yield health
+        suspended = GaugeMetricFamily(
+            "fleet_app_suspended",
+            "1 while the app is suspended on the cluster (fleet suspend, of the app or of "
+            "the cluster): no automated sync, no self-heal.",
+            labels=["app", "cluster"],
+        )
+        held = GaugeMetricFamily(
+            "fleet_app_sync_held",
+            "1 for the reason an automated sync of the app on the cluster waits now "
+            "(suspended, window, dependency), 0 for the others.",
+            labels=["app", "cluster", "reason"],
+        )
+        for entry in state.apps:
+            suspended.add_metric([entry.app, entry.cluster], float(entry.suspended))
+            for kind in HOLD_KINDS:
+                held.add_metric([entry.app, entry.cluster, kind], float(entry.held == kind))
+        yield suspended
+        yield held
         reachable = GaugeMetricFamily(
             "fleet_cluster_reachable",
             "1 when the cluster's API server answers, 0 when it does not.",

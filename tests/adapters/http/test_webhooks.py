@@ -65,6 +65,19 @@ VERIFY_CASES = [
         {"X-Fleet-Signature": sign(GITHUB_BODY + b" ")},
         "does not match",
     ),
+    (
+        "gitea: right signature (bare hex)",
+        "gitea",
+        {"X-Gitea-Signature": sign(GITHUB_BODY).removeprefix("sha256=")},
+        None,
+    ),
+    (
+        "gitea: another secret",
+        "gitea",
+        {"X-Gitea-Signature": sign(GITHUB_BODY, b"other").removeprefix("sha256=")},
+        "does not match",
+    ),
+    ("gitea: no signature", "gitea", {}, "missing X-Gitea-Signature"),
     ("unknown forge", "bitbucket", {}, "unknown webhook kind"),
 ]
 
@@ -104,6 +117,14 @@ def test_parse_github_push() -> None:
         ref="refs/heads/main",
         after="a" * 40,
     )
+
+
+def test_parse_gitea_push_like_github() -> None:
+    push = parse_push("gitea", GITHUB_BODY)
+    assert push.forge == "gitea"
+    assert push.repository_urls[0] == "https://git.example.com/platform/apps.git"
+    with pytest.raises(WebhookRejected, match="repository must be an object"):
+        parse_push("gitea", b'{"repository": "x"}')
 
 
 def test_parse_gitlab_push() -> None:

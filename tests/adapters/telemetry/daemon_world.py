@@ -120,7 +120,9 @@ class DaemonWorld:
     async def scrape(self) -> str:
         async with (
             aiohttp.ClientSession(trust_env=False) as session,
-            session.get(self.url + "/metrics") as response,
+            session.get(
+                self.url + "/metrics", headers={"Authorization": f"Bearer {self.token}"}
+            ) as response,
         ):
             assert response.status == 200
             assert response.headers["Content-Type"].startswith("text/plain")
