@@ -11,14 +11,9 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from fleet.cli.connect import (
-    EXIT_OK,
-    add_daemon_arguments,
-    limit_argument,
-    positive_id,
-    run_against_daemon,
-)
-from fleet.cli.output import Cell, Output, add_output_arguments, ago
+from fleet.cli.connect import add_daemon_arguments, run_against_daemon
+from fleet.cli.output import Cell, add_output_arguments, ago
+from fleet.cli.paging import add_page_arguments, print_page
 
 if TYPE_CHECKING:
     from fleet.adapters.http.client import DaemonClient
@@ -36,12 +31,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument("--app", metavar="APP", help="only requests about this app")
     parser.add_argument("--token", metavar="NAME", help="only requests made with this token")
-    parser.add_argument(
-        "--limit", type=limit_argument, default=50, metavar="N", help="at most N rows (default 50)"
-    )
-    parser.add_argument(
-        "--before", type=positive_id, metavar="ID", help="only rows older than ID (paging)"
-    )
+    add_page_arguments(parser, default=50, noun="rows")
     add_output_arguments(parser, json_help="print JSON (a list of audit rows)")
     add_daemon_arguments(parser)
     parser.set_defaults(handler=run)
@@ -52,19 +42,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def list_audit(client: DaemonClient, args: argparse.Namespace) -> int:
-    params: dict[str, str | int] = {"limit": args.limit}
-    for key in ("app", "token", "before"):
-        if getattr(args, key) is not None:
-            params[key] = getattr(args, key)
-    rows: list[dict[str, Any]] = await client.request("GET", "/api/v1/audit", params=params)
-    out = Output.to(color_mode=args.color)
-    if args.json:
-        out.json(rows)
-    elif not rows:
-        out.line("no API writes recorded" + (" for this selection" if len(params) > 1 else ""))
-    else:
-        out.table(HEADERS, [audit_row(row) for row in rows])
-    return EXIT_OK
+    return await print_page(
+        client,
+        args,
+        "/api/v1/audit",
+        ("app", "token"),
+        HEADERS,
+        audit_row,
+        "no API writes recorded",
+    )
 
 
 def audit_row(row: dict[str, Any]) -> list[Cell]:

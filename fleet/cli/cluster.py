@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import argparse
 
-from fleet.cli.suspension import add_common_arguments, cluster_path, request
+from fleet.cli.suspension import add_cluster_command
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -19,30 +19,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Suspend or resume every app on one cluster.",
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    suspend = actions.add_parser(
+    add_cluster_command(
+        actions,
         "suspend",
         help="no automated syncs or self-heal on the cluster until resumed",
         description="Suspend CLUSTER: no app syncs there automatically and nothing is "
         "healed (drift is still shown); manual syncs need --force. Survives restarts.",
+        reason=True,
     )
-    suspend.add_argument("cluster", metavar="CLUSTER", help="the cluster to suspend")
-    add_common_arguments(suspend, reason=True)
-    suspend.set_defaults(handler=run_suspend)
-    resume = actions.add_parser(
+    add_cluster_command(
+        actions,
         "resume",
         help="let the cluster's apps sync automatically again",
         description="Resume CLUSTER: its apps sync automatically again (apps suspended "
         "on their own stay suspended).",
+        reason=False,
     )
-    resume.add_argument("cluster", metavar="CLUSTER", help="the cluster to resume")
-    add_common_arguments(resume, reason=False)
-    resume.set_defaults(handler=run_resume)
-
-
-def run_suspend(args: argparse.Namespace) -> int:
-    body = {"reason": args.reason} if args.reason else {}
-    return request(args, cluster_path(args.cluster, "suspend"), body)
-
-
-def run_resume(args: argparse.Namespace) -> int:
-    return request(args, cluster_path(args.cluster, "resume"), {})

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     # A diff dry-runs every object of the app on every cluster: allow it time.
-    return run_against_daemon(args, show_diff, timeout=300.0)
+    return run_against_daemon(args, show_diff, timeout=300.0, loop=False)
 
 
 async def show_diff(client: DaemonClient, args: argparse.Namespace) -> int:

@@ -78,7 +78,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=limit_argument,
         default=50,
         metavar="N",
-        help="without --since: the newest N events (default 50)",
+        help="the newest N events, or with --since the first N after it (default 50)",
     )
     add_output_arguments(
         parser, json_help="print JSON: a list, or with --follow one object per line"

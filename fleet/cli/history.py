@@ -15,7 +15,6 @@ from fleet.cli.connect import (
     EXIT_OK,
     CommandError,
     add_daemon_arguments,
-    limit_argument,
     positive_id,
     report,
     run_against_daemon,
@@ -31,6 +30,7 @@ from fleet.cli.output import (
     local_time,
     short_sha,
 )
+from fleet.cli.paging import add_page_arguments, print_page
 
 if TYPE_CHECKING:
     from fleet.adapters.http.client import DaemonClient
@@ -50,16 +50,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("words", nargs="*", metavar="APP | show ID", help=argparse.SUPPRESS)
     parser.add_argument("--app", metavar="APP", help="only this app (same as the APP argument)")
     parser.add_argument("--cluster", metavar="NAME", help="only this cluster")
-    parser.add_argument(
-        "--limit",
-        type=limit_argument,
-        default=20,
-        metavar="N",
-        help="at most N syncs (default 20)",
-    )
-    parser.add_argument(
-        "--before", type=positive_id, metavar="ID", help="only syncs older than sync ID (paging)"
-    )
+    add_page_arguments(parser, default=20, noun="syncs")
     add_output_arguments(
         parser, json_help="print JSON (a list of syncs; with show, the sync and its results)"
     )
@@ -88,19 +79,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def list_syncs(client: DaemonClient, args: argparse.Namespace) -> int:
-    params: dict[str, str | int] = {"limit": args.limit}
-    for key in ("app", "cluster", "before"):
-        if getattr(args, key) is not None:
-            params[key] = getattr(args, key)
-    syncs: list[dict[str, Any]] = await client.request("GET", "/api/v1/history", params=params)
-    out = Output.to(color_mode=args.color)
-    if args.json:
-        out.json(syncs)
-    elif not syncs:
-        out.line("no syncs recorded" + (" for this selection" if len(params) > 1 else ""))
-    else:
-        out.table((*LIST_HEADERS, "MESSAGE"), [sync_row(sync) for sync in syncs])
-    return EXIT_OK
+    return await print_page(
+        client,
+        args,
+        "/api/v1/history",
+        ("app", "cluster"),
+        (*LIST_HEADERS, "MESSAGE"),
+        sync_row,
+        "no syncs recorded",
+    )
 
 
 def sync_row(sync: dict[str, Any]) -> list[Cell]:

@@ -69,7 +69,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_against_daemon(args, show_plan, timeout=PLAN_TIMEOUT)
+    return run_against_daemon(args, show_plan, timeout=PLAN_TIMEOUT, loop=False)
 
 
 async def show_plan(client: DaemonClient, args: argparse.Namespace) -> int:

@@ -65,7 +65,7 @@ def request_body(args: argparse.Namespace) -> JSON:
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_against_daemon(args, roll_back)
+    return run_against_daemon(args, roll_back, loop=False)
 
 
 async def roll_back(client: DaemonClient, args: argparse.Namespace) -> int:

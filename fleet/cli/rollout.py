@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    return run_against_daemon(args, steer)
+    return run_against_daemon(args, steer, loop=False)
 
 
 async def steer(client: DaemonClient, args: argparse.Namespace) -> int:

@@ -21,7 +21,38 @@ if TYPE_CHECKING:
 JSON = dict[str, Any]
 
 
-def add_common_arguments(parser: argparse.ArgumentParser, *, reason: bool) -> None:
+def add_app_command(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    *,
+    help: str,
+    description: str,
+    reason: bool,
+) -> None:
+    """``fleet suspend|resume APP [--cluster C]``: the two differ only in their words."""
+    parser = subparsers.add_parser(name, help=help, description=description)
+    parser.add_argument("app", metavar="APP", help=f"the app to {name}")
+    parser.add_argument("--cluster", metavar="NAME", help="only on this cluster")
+    _add_common_arguments(parser, reason=reason)
+    parser.set_defaults(handler=run_app, suspension_action=name)
+
+
+def add_cluster_command(
+    actions: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    *,
+    help: str,
+    description: str,
+    reason: bool,
+) -> None:
+    """``fleet cluster suspend|resume CLUSTER``."""
+    parser = actions.add_parser(name, help=help, description=description)
+    parser.add_argument("cluster", metavar="CLUSTER", help=f"the cluster to {name}")
+    _add_common_arguments(parser, reason=reason)
+    parser.set_defaults(handler=run_cluster, suspension_action=name)
+
+
+def _add_common_arguments(parser: argparse.ArgumentParser, *, reason: bool) -> None:
     if reason:
         parser.add_argument(
             "--reason", metavar="TEXT", default="", help="why (shown in status and events)"
@@ -30,12 +61,22 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, reason: bool) -> No
     add_daemon_arguments(parser)
 
 
-def app_path(app: str, action: str) -> str:
-    return f"/api/v1/apps/{quote(app, safe='')}/{action}"
+def run_app(args: argparse.Namespace) -> int:
+    body = _reason(args)
+    if args.cluster:
+        body["cluster"] = args.cluster
+    path = f"/api/v1/apps/{quote(args.app, safe='')}/{args.suspension_action}"
+    return request(args, path, body)
 
 
-def cluster_path(cluster: str, action: str) -> str:
-    return f"/api/v1/clusters/{quote(cluster, safe='')}/{action}"
+def run_cluster(args: argparse.Namespace) -> int:
+    path = f"/api/v1/clusters/{quote(args.cluster, safe='')}/{args.suspension_action}"
+    return request(args, path, _reason(args))
+
+
+def _reason(args: argparse.Namespace) -> JSON:
+    reason = getattr(args, "reason", "")
+    return {"reason": reason} if reason else {}
 
 
 def request(args: argparse.Namespace, path: str, body: JSON) -> int:
@@ -51,7 +92,7 @@ def request(args: argparse.Namespace, path: str, body: JSON) -> int:
                 out.line(line)
         return EXIT_OK
 
-    return run_against_daemon(args, send)
+    return run_against_daemon(args, send, loop=False)
 
 
 def describe(answer: JSON) -> list[str]:

@@ -188,18 +188,31 @@ def _namespace_task(inp: SyncInput, desired: Sequence[Manifest]) -> SyncTask | N
     """CreateNamespace: the app's namespace, when it is not rendered and either does not
     exist or was created by this very sync (so the plan stays the same once it exists,
     and a resumed sync still waits for it and can remove it again; fleet.engine.namespaces)."""
-    namespace = inp.options.namespace
-    ref = ObjectRef("", "Namespace", "", namespace)
-    if not inp.options.create_namespace or not namespace:
+    manifest = created_namespace(inp.options)
+    if manifest is None:
         return None
-    if any(manifest.ref == ref for manifest in desired):
+    ref = manifest.ref
+    if any(other.ref == ref for other in desired):
         return None
-    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
-    manifest = Manifest(ref, body, Origin("<CreateNamespace>", 1, "fleet"))
-    task = SyncTask(ref, Phase.SYNC, 0, TaskType.APPLY, ObjectSettings(), manifest, namespace)
+    task = SyncTask(ref, Phase.SYNC, 0, TaskType.APPLY, ObjectSettings(), manifest, ref.name)
     if ref in inp.live and not namespace_created(inp.progress, task):
         return None
     return task
+
+
+def created_namespace(options: SyncOptions) -> Manifest | None:
+    """The namespace ``syncPolicy.createNamespace`` makes, when the app asks for one.
+
+    It is untracked, so no watch keeps it current: whoever builds a sync's input (the
+    executor, ``fleet plan``) reads it with a GET, since whether it exists decides
+    whether the sync creates it.
+    """
+    namespace = options.namespace
+    if not options.create_namespace or not namespace:
+        return None
+    ref = ObjectRef("", "Namespace", "", namespace)
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    return Manifest(ref, body, Origin("<CreateNamespace>", 1, "fleet"))
 
 
 def namespace_created(progress: Progress, task: SyncTask) -> bool:

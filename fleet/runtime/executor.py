@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anyio
@@ -46,27 +46,22 @@ from fleet.engine import (
 from fleet.engine.decisions import Running
 from fleet.engine.drift import live_mismatch
 from fleet.engine.hooks import hook_state
+from fleet.engine.prepare import created_namespace
 from fleet.model import annotations as names
-from fleet.model.manifests import Manifest, Origin
+from fleet.model.manifests import Manifest
 from fleet.model.refs import ObjectRef
 from fleet.runtime.livecache import LiveCache
+from fleet.runtime.resource_rows import (
+    ResourceRow as ResourceRow,  # re-exported: the journal and tests import it from here
+)
+from fleet.runtime.resource_rows import (
+    failed_row,
+    finished_hook_row,
+    hook_phase,
+    with_duration,
+)
 
 Obj = Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ResourceRow:
-    """One resource action of a sync, as history keeps it."""
-
-    ref: ObjectRef
-    action: str
-    phase: str = ""
-    wave: int | None = None
-    ok: bool = True
-    message: str = ""
-    duration_ms: float = 0.0
-    #: A hook's outcome when it is known (Running, Succeeded, Failed); else from live.
-    health: str | None = None
 
 
 class SyncJournal(Protocol):
@@ -229,8 +224,9 @@ class SyncExecutor:
                     self._extra_live[ref] = item
 
         async with anyio.create_task_group() as group:
-            for manifest in _created_namespace(self.job.options):
-                group.start_soon(self._limited, fetch, manifest)
+            namespace = created_namespace(self.job.options)
+            if namespace is not None:  # untracked, so no watch holds it: read every sync
+                group.start_soon(self._limited, fetch, namespace)
             for manifests in groups.values():
                 if len(manifests) >= 3 and manifests[0].ref.namespace:
                     group.start_soon(self._limited_all, fetch_all, manifests)
@@ -287,7 +283,7 @@ class SyncExecutor:
                     results.append(result)
                 if row is not None:
                     elapsed = (anyio.current_time() - started) * 1000
-                    rows.append(_with_duration(row, elapsed))
+                    rows.append(with_duration(row, elapsed))
 
         async with anyio.create_task_group() as group:
             for action in actions:
@@ -311,7 +307,8 @@ class SyncExecutor:
             if isinstance(action, ReleaseHook):
                 live = self._live_one(action.ref)
                 await self._release(action.ref)
-                return action.succeeded(), self._hook_finished(action.ref, live, "completed")
+                outcome = self._hook_outcome(live)
+                return action.succeeded(), finished_hook_row(action.ref, live, "completed", outcome)
             return None, None  # Wait: handled by the loop
         except KindNotServed as error:
             if isinstance(action, DryRun):
@@ -330,9 +327,7 @@ class SyncExecutor:
         if not isinstance(action, DryRun):
             # History keeps what the library or server said, after the readable line.
             raw = f" [raw: {one_line(error.raw, 1000)}]" if error.raw else ""
-            row = ResourceRow(
-                action.ref, _verb(action), *_step(action), ok=False, message=f"{api_error}{raw}"
-            )
+            row = failed_row(action, f"{api_error}{raw}")
         return action.failed(api_error), row
 
     async def _dry_run(self, action: DryRun) -> ActionResult:
@@ -407,19 +402,10 @@ class SyncExecutor:
         return action.succeeded(), ResourceRow(
             action.ref,
             "deleted",
-            _hook_phase(live),
+            hook_phase(live),
             None,
             message=action.reason,
             health=self._hook_outcome(live),
-        )
-
-    def _hook_finished(self, ref: ObjectRef, live: Obj | None, what: str) -> ResourceRow | None:
-        """The row that says how a hook ended (history shows Succeeded, not Progressing)."""
-        outcome = self._hook_outcome(live)
-        if live is None or outcome not in ("Succeeded", "Failed"):
-            return None  # released unfinished (the sync ended first): nothing to say yet
-        return ResourceRow(
-            ref, what, _hook_phase(live), None, message=f"hook {outcome.lower()}", health=outcome
         )
 
     def _hook_outcome(self, live: Obj | None) -> str | None:
@@ -472,47 +458,6 @@ class SyncExecutor:
             self._gone.discard(ref)
             self.cache.apply_event(ref.group, ref.kind, "MODIFIED", obj)
             self._extra_live[ref] = obj
-
-
-def _created_namespace(options: SyncOptions) -> list[Manifest]:
-    """CreateNamespace's namespace, read at the start of every sync: it is untracked, so
-    no watch keeps it current, and the engine must know whether it exists
-    (fleet.engine.namespaces)."""
-    if not (options.create_namespace and options.namespace):
-        return []
-    ref = ObjectRef("", "Namespace", "", options.namespace)
-    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ref.name}}
-    return [Manifest(ref, body, Origin("<CreateNamespace>", 1, "fleet"))]
-
-
-def _with_duration(row: ResourceRow, elapsed_ms: float) -> ResourceRow:
-    return replace(row, duration_ms=round(elapsed_ms, 1))
-
-
-def _verb(action: Action) -> str:
-    return {
-        Apply: "apply",
-        Prune: "prune",
-        CreateHook: "hook",
-        DeleteHook: "delete",
-        ReleaseHook: "release",
-    }.get(type(action), "action")
-
-
-def _step(action: Action) -> tuple[str, int | None]:
-    """The phase and wave history files an action under (history needs a phase)."""
-    phase = getattr(action, "phase", "")
-    wave = getattr(action, "wave", None)
-    if not phase:
-        phase = "Sync" if isinstance(action, Prune) else "Cleanup"
-    return str(phase), wave
-
-
-def _hook_phase(live: Obj | None) -> str:
-    """The phase a hook object was created for (its hook-source annotation), or Cleanup."""
-    annotations = ((live or {}).get("metadata") or {}).get("annotations") or {}
-    _, _, phase = str(annotations.get(names.HOOK_SOURCE) or "").rpartition("@")
-    return phase or "Cleanup"
 
 
 def _api_version(live: Obj | None, body: Obj | None) -> str:

@@ -198,12 +198,12 @@ class HoldBoard:
         Called after the comparison (so drift is detected and shown either way).
         """
         # The worker's own tests for "a sync would start now" (see Worker.reconcile).
-        wants_revision = worker._wants_new_revision(revision)
+        wants_revision = worker.wants_new_revision(revision)
         heal = (
             sync_status == "OutOfSync"
             and worker.app.sync_policy.self_heal
             and revision.sha == worker.status.revision
-            and worker._heal_needed
+            and worker.heal_needed
         )
         if not (wants_revision or heal):
             self._show(worker, None)
@@ -213,7 +213,7 @@ class HoldBoard:
         if hold is None:
             return False
         _keep_triggers(worker, triggers)
-        await worker._note_drift(revision, out_of_sync, triggers)
+        await worker.drift.note_drift(revision, out_of_sync, triggers)
         await self._announce(worker, hold, revision)
         self._wake_after_window(worker, hold)
         return True
@@ -379,7 +379,7 @@ def _keep_triggers(worker: Worker, triggers: Sequence[Trigger]) -> None:
     for trigger in triggers:
         if trigger.reason not in ("manual", "drift"):
             kept.setdefault((trigger.reason, trigger.revision), trigger)
-    worker._held = list(kept.values())
+    worker.held = list(kept.values())
 
 
 def _dependency_state(worker: Worker) -> DependencyState:

@@ -32,13 +32,15 @@ from fleet.adapters.kube.client import ClusterClient
 from fleet.adapters.kube.errors import KindNotServed, KubeError
 from fleet.config import App, FleetConfig
 from fleet.engine import ApiError as EngineApiError
-from fleet.engine import DryRun, PlanMemo, Progress, SyncInput
+from fleet.engine import DryRun, PlanMemo, Progress, SyncInput, SyncOptions
 from fleet.engine.drift import live_mismatch
 from fleet.engine.plan_report import AppPlan, ClusterPlan, report, wave_of
+from fleet.engine.prepare import created_namespace
 from fleet.engine.preview import DryRunAnswer, dry_runs, preview
-from fleet.model.manifests import Manifest, Origin
+from fleet.model.manifests import Manifest
 from fleet.model.refs import ObjectRef
 from fleet.runtime.desired import DesiredStateBuilder, DesiredStateError
+from fleet.runtime.livecache import LiveCache
 from fleet.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -162,8 +164,11 @@ class FleetPlanner:
             desired, render_error = list(state.manifests), None
         limit = anyio.CapacityLimiter(self.max_requests)
         try:
-            inventory = await worker._inventory()
-            live = await _live(worker, desired, limit)
+            inventory = await worker.inventory()
+            options = worker.options()
+            live = await live_objects(
+                runtime.cache, runtime.client, app.name, options, desired, limit
+            )
             now = self.clock()
             inp = SyncInput(
                 app=app.name,
@@ -171,14 +176,14 @@ class FleetPlanner:
                 desired=desired,
                 live=live,
                 inventory=inventory,
-                options=worker._options(),
+                options=options,
                 progress=Progress.start(now),
                 now=now,
                 render_error=render_error,
                 memo=PlanMemo(),
             )
             actions, _ = dry_runs(inp)
-            answers = await _dry_run_all(runtime.client, actions, inp, limit)
+            answers = await dry_run_all(runtime.client, actions, inp, limit)
         except KubeError as error:
             return replace(base, error=f"cannot read the cluster: {error.sentence}")
         found = preview(
@@ -207,18 +212,23 @@ async def _revision(scope: PlanScope, app: App, rev_spec: str | None) -> Revisio
     return fetched
 
 
-async def _live(
-    worker: Worker, desired: Sequence[Manifest], limit: anyio.CapacityLimiter
+async def live_objects(
+    cache: LiveCache,
+    client: ClusterClient,
+    app: str,
+    options: SyncOptions,
+    desired: Sequence[Manifest],
+    limit: anyio.CapacityLimiter,
 ) -> dict[ObjectRef, Obj]:
     """What a sync would see live: the app's cached objects and every desired object.
 
     The cache holds only objects carrying fleet's label; a desired object it does not
-    hold (new, or not labelled yet) is read with a GET, as the sync's executor reads it.
-    A cluster that does not answer raises KubeError.
+    hold (new, or not labelled yet), and the namespace createNamespace makes (untracked),
+    are read with a GET, as the sync's executor reads them. A cluster that does not
+    answer raises KubeError.
     """
-    cache = worker.runtime.cache
-    client = worker.runtime.client
-    live: dict[ObjectRef, Obj] = dict(cache.objects_of(worker.app.name))
+    live: dict[ObjectRef, Obj] = dict(cache.objects_of(app))
+    namespace = created_namespace(options)
 
     unreachable: list[KubeError] = []
 
@@ -234,7 +244,7 @@ async def _live(
             live[manifest.ref] = obj
 
     async with anyio.create_task_group() as group:
-        for manifest in (*desired, *_created_namespace(worker)):
+        for manifest in (*desired, *([namespace] if namespace else [])):
             ref = manifest.ref
             if not ref.name or ref in live:
                 continue
@@ -248,18 +258,7 @@ async def _live(
     return live
 
 
-def _created_namespace(worker: Worker) -> list[Manifest]:
-    """CreateNamespace's namespace: untracked, so no watch holds it, yet whether it exists
-    decides whether the sync creates it (the executor looks it up the same way)."""
-    options = worker._options()
-    if not (options.create_namespace and options.namespace):
-        return []
-    ref = ObjectRef("", "Namespace", "", options.namespace)
-    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ref.name}}
-    return [Manifest(ref, body, Origin("<CreateNamespace>", 1, "fleet"))]
-
-
-async def _dry_run_all(
+async def dry_run_all(
     client: ClusterClient,
     actions: Sequence[DryRun],
     inp: SyncInput,

@@ -25,6 +25,7 @@ from fleet.engine.rollout import (
     ClusterRollout,
     RolloutDecision,
     RolloutStatus,
+    plan_rollout,
 )
 from fleet.runtime.rollout_state import ABORTED, HOLD_ON_HALT, HOLD_ROLLBACK, AppRollout, Held
 from fleet.runtime.worker import EventSink
@@ -84,10 +85,11 @@ class RolloutControls:
     def _step(self, rollout: AppRollout) -> list[str]:
         raise NotImplementedError
 
-    def _decide(self, rollout: AppRollout) -> RolloutDecision:
-        raise NotImplementedError
-
     # -- shared ------------------------------------------------------------------------
+
+    def _decide(self, rollout: AppRollout) -> RolloutDecision:
+        """What the planner (fleet.engine.rollout) says the rollout does now."""
+        return plan_rollout(rollout.plan, rollout.progress, self._clock(), rollout.promoted)
 
     async def _forget_stored(self, app: str, clusters: list[str], state: bool) -> None:
         assert self._store is not None

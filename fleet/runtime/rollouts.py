@@ -39,10 +39,8 @@ from fleet.adapters.telemetry import context as telemetry
 from fleet.engine.rollout import (
     ClusterProgress,
     ClusterRollout,
-    RolloutDecision,
     RolloutPlan,
     RolloutStatus,
-    plan_rollout,
     single_wave,
 )
 from fleet.engine.soak import soak_failures
@@ -306,9 +304,6 @@ class RolloutCoordinator(RolloutControls):
         if cluster in rollout.forced:
             rollout.forced.discard(cluster)
             worker.mailbox.post(Trigger("manual", detail=f"{rollout.reason} in waves"))
-
-    def _decide(self, rollout: AppRollout) -> RolloutDecision:
-        return plan_rollout(rollout.plan, rollout.progress, self._clock(), rollout.promoted)
 
     def _step(self, rollout: AppRollout) -> list[str]:
         """Ask the planner what is next; release it. Returns the clusters released."""

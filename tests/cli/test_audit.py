@@ -16,6 +16,7 @@ from fleet.adapters.store import AsyncHistoryStore
 from fleet.config.api_tokens import ApiToken, legacy_token
 from tests.cli.fakedaemon import FakeDaemon
 from tests.cli.harness import TOKEN, Served, run_fleet, seed
+from tests.cli.test_fast_path import assert_fast, imported_by
 
 pytestmark = pytest.mark.anyio
 
@@ -103,3 +104,11 @@ async def test_an_empty_audit_log_says_so(
 ) -> None:
     outcome = await run_fleet(capsys, "audit", "--app", "web", "--address", audited.address)
     assert (outcome.code, outcome.out) == (0, "no API writes recorded for this selection\n")
+
+
+async def test_audit_takes_the_fast_path(audited: Served, tmp_path: Path) -> None:
+    argv = ("audit", "--limit", "5")
+    code, modules, out = await imported_by(tmp_path, *argv, "--address", audited.address)
+    assert code == 0, out
+    assert out == "no API writes recorded\n"
+    assert_fast(argv, modules)

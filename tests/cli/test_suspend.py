@@ -19,6 +19,7 @@ from aiohttp import web
 from fleet.adapters.http.server import ApiError
 from tests.cli.fakedaemon import JSON, FakeDaemon
 from tests.cli.harness import TOKEN, Invoke, Served, run_fleet, seed, serve_fake
+from tests.cli.test_fast_path import assert_fast, imported_by
 
 pytestmark = pytest.mark.anyio
 
@@ -214,3 +215,22 @@ async def test_cluster_needs_an_action(cli: Invoke) -> None:
     outcome = await cli("cluster")
     assert outcome.code == 2
     assert "ACTION" in outcome.err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("suspend", "web", "--reason", "maintenance"),
+        ("resume", "web"),
+        ("cluster", "suspend", "prod"),
+        ("cluster", "resume", "prod"),
+    ],
+    ids=" ".join,
+)
+async def test_suspend_and_resume_take_the_fast_path(
+    argv: tuple[str, ...], daemon: Served, tmp_path: Path
+) -> None:
+    code, modules, out = await imported_by(tmp_path, *argv, "--address", daemon.address)
+    assert code == 0, out
+    assert "web on prod: " in out
+    assert_fast(argv, modules)

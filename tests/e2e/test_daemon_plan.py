@@ -253,3 +253,23 @@ async def test_a_cluster_that_is_down_cannot_be_planned_and_the_others_are(
         assert code == 2, (text, err)
         assert "the daemon refused the request (404): no app named nope" in err
         faults.up()
+
+
+async def test_a_namespace_create_namespace_made_is_not_planned_again(
+    clusters: list[ClusterHandle], tmp_path: Path
+) -> None:
+    """createNamespace's namespace carries no fleet label, so no watch holds it: the plan
+    reads it as the sync does, and a converged app plans no change at all."""
+    plain = kustomization(["configmap.yaml", "deployment.yaml", "service.yaml"])
+    async with world(clusters, tmp_path, files={"base/kustomization.yaml": plain}) as w:
+        daemon = await w.daemon(w.config(sync_policy={"createNamespace": True}))
+        await daemon.wait_converged(w.names, w.seed_sha, timeout=40)
+        for name in w.names:
+            assert await w.kubes[name].namespace(w.namespace) is not None, name
+
+        code, out, err = await fleet_cli(daemon, "plan", "web", "--json")
+        assert code == 0, (out, err)
+        [web] = json.loads(out)["apps"]
+        for cluster in web["clusters"]:
+            assert cluster["error"] is None, cluster
+            assert planned_keys(cluster) == set(), cluster["objects"]

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_urldispatcher import AbstractRoute, SystemRoute
@@ -35,7 +35,8 @@ from fleet.adapters.http.access import (
 )
 from fleet.adapters.http.ratelimit import RateLimiter, retry_after
 from fleet.adapters.http.replay import ReplayGuard
-from fleet.adapters.store.audit import AuditEntry, AuditRecord
+from fleet.adapters.store import AsyncHistoryStore
+from fleet.adapters.store.audit import AuditEntry
 from fleet.config import ConfigError, ConfigIssue, Settings
 from fleet.config.api_tokens import ApiToken, legacy_token
 
@@ -65,19 +66,6 @@ class Route:
     @property
     def audited(self) -> bool:
         return self.method not in ("GET", "HEAD")
-
-
-class AuditStore(Protocol):
-    async def add_audit(self, entry: AuditEntry) -> int: ...
-
-    async def audit_entries(
-        self,
-        *,
-        limit: int = 100,
-        before_id: int | None = None,
-        principal: str | None = None,
-        app: str | None = None,
-    ) -> list[AuditRecord]: ...
 
 
 @dataclass
@@ -115,7 +103,10 @@ class ApiAccess:
 
 
 def install(
-    app: web.Application, routes: Sequence[Route], access: ApiAccess, audit: AuditStore | None
+    app: web.Application,
+    routes: Sequence[Route],
+    access: ApiAccess,
+    audit: AsyncHistoryStore | None,
 ) -> None:
     """Add ``routes`` to ``app`` with the middleware that enforces their declarations."""
     declared: dict[AbstractRoute, Route] = {}
@@ -228,7 +219,7 @@ def visible(request: web.Request, rows: list[Any]) -> list[Any]:
 
 
 async def _record(
-    audit: AuditStore | None,
+    audit: AsyncHistoryStore | None,
     request: web.Request,
     route: Route,
     principal: Principal | None,

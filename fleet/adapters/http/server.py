@@ -27,12 +27,12 @@ from fleet.adapters.http.routes import (
     AUDIT_DETAILS,
     PRINCIPAL,
     ApiAccess,
-    AuditStore,
     Route,
     install,
     visible,
 )
 from fleet.adapters.http.webhooks import Push, WebhookRejected, parse_push, verify
+from fleet.adapters.store import AsyncHistoryStore
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +166,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 def build_app(
     api: DaemonApi,
     access: ApiAccess | Path | None,
-    audit: AuditStore | None = None,
+    audit: AsyncHistoryStore | None = None,
 ) -> web.Application:
     """The aiohttp application serving fleet's API.
 

@@ -1,0 +1,59 @@
+"""Deleting what an app owns on a cluster, when it leaves the config with
+``deletionPolicy: delete``.
+
+It is a sync too: the engine prunes the whole inventory in mirrored wave order, with the
+same ownership checks, protections and project bounds as any prune, and history records
+it under the ``config`` trigger. The inventory is dropped only once every object is
+gone; a failed or interrupted deletion keeps it, so nothing the app owned is forgotten.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anyio
+
+from fleet.engine import Succeeded, Verdict
+from fleet.runtime.executor import SyncExecutor, SyncJob
+from fleet.runtime.journal import SyncJournal
+
+if TYPE_CHECKING:
+    from fleet.runtime.worker import Worker
+
+
+async def delete_objects(worker: Worker) -> bool:
+    """Delete everything the worker's app owns on its cluster; True when it succeeded."""
+    inventory = await worker.inventory()
+    if not inventory:
+        return True
+    app, cluster = worker.app.name, worker.cluster.name
+    options = worker.options(prune=True, allow_empty=True, confirm_prune=True)
+    store = worker.ctx.store
+    revision = worker.status.revision or "-"
+    sync_id = await store.start_sync(app, cluster, revision, "config")
+    job = SyncJob(
+        app=app,
+        cluster=cluster,
+        revision=revision,
+        desired=worker.desired.manifests,
+        inventory=inventory,
+        options=options,
+        deleting=True,
+    )
+    journal = SyncJournal(worker, sync_id)
+    runtime = worker.runtime
+    verdict: Verdict | None = None
+    try:
+        verdict = await SyncExecutor(
+            job, runtime.client, runtime.cache, journal, clock=worker.ctx.clock
+        ).run()
+    finally:
+        with anyio.CancelScope(shield=True):
+            if verdict is None:
+                await store.finish_sync(sync_id, "Interrupted", "the daemon stopped")
+            elif isinstance(verdict, Succeeded):
+                await store.finish_sync(sync_id, "Succeeded", "app removed: objects deleted")
+                await store.delete_inventory(app, cluster)
+            else:
+                await store.finish_sync(sync_id, "Failed", verdict.message)
+    return isinstance(verdict, Succeeded)

@@ -1,0 +1,79 @@
+"""Comparing desired with live (fleet.runtime.comparison) against a simulated cluster."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+
+from fleet.adapters.kube.client import ClusterClient
+from fleet.adapters.kube.connection import ClusterEndpoint
+from fleet.engine import SyncOptions
+from fleet.engine.bounds import ProjectBounds
+from fleet.engine.hooks import stamp
+from fleet.model.manifests import Manifest
+from fleet.model.refs import ObjectRef
+from fleet.runtime.clusters import ClusterRuntime
+from fleet.runtime.comparison import LiveComparer
+from fleet.sim import SimFleet
+
+pytestmark = pytest.mark.anyio
+
+
+def config_map(data: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "settings", "namespace": "default"},
+        "data": {"value": data},
+    }
+
+
+def dry_run_applies(sim: SimFleet) -> int:
+    return sum(verbs.get("apply:dry-run", 0) for verbs in sim["one"].requests.to_dict().values())
+
+
+async def test_an_object_outside_the_project_is_out_of_sync_with_why_and_never_dry_run(
+    tmp_path: Path,
+) -> None:
+    desired = Manifest.from_body(config_map("from git"))
+    outside = SyncOptions(bounds=ProjectBounds("team", namespaces=("team-a",)))
+    inside = SyncOptions(bounds=ProjectBounds("team", namespaces=("default",)))
+    async with SimFleet.start(tmp_path / "sim", names=["one"], ready_delay=0.1) as sim:
+        endpoint = ClusterEndpoint("one", kubeconfig=sim.kubeconfig_path, context="one")
+        async with (
+            await ClusterClient.connect(endpoint) as client,
+            anyio.create_task_group() as tasks,
+        ):
+            runtime = ClusterRuntime(client, tasks)
+            runtime.ensure_kinds([("v1", "ConfigMap")])
+            assert await runtime.wait_listed([("v1", "ConfigMap")], 10)
+            # live: the app's object, changed by hand since
+            seen = anyio.Event()
+
+            def on_change(app: str, ref: ObjectRef, event_type: str) -> None:
+                if ref == desired.ref:
+                    seen.set()
+
+            runtime.cache.subscribe(on_change)
+            await client.apply(stamp(config_map("by hand"), "web", desired.ref))
+            with anyio.fail_after(10):
+                await seen.wait()
+            assert runtime.cache.get(desired.ref) is not None
+            comparer = LiveComparer("web", runtime)
+            before = dry_run_applies(sim)
+
+            refused = await comparer.compare([desired], frozenset(), outside)
+            assert dry_run_applies(sim) == before, "nothing outside the project is sent"
+            assert refused.sync == "OutOfSync"
+            assert refused.out_of_sync == [
+                f"{desired.ref} (namespace 'default' is outside the namespaces of project 'team')"
+            ]
+
+            allowed = await comparer.compare([desired], frozenset(), inside)
+            assert dry_run_applies(sim) == before + 1, "a difference inside it is confirmed"
+            assert allowed.out_of_sync == [str(desired.ref)]
+            runtime.stop()
+            tasks.cancel_scope.cancel()
