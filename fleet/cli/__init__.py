@@ -40,6 +40,7 @@ COMMANDS: tuple[str, ...] = (
     "history",
     "events",
     "audit",
+    "secrets",
 )
 
 Handler = Callable[[argparse.Namespace], int]

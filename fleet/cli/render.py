@@ -3,7 +3,9 @@
 Fetches the app's source (into a cache directory unless a state directory is chosen),
 renders the app for the cluster at the source's ref or at ``--revision``, and prints
 the objects as YAML documents (each preceded by a comment naming the file it came
-from), sorted as a sync applies them. ``--json`` prints a JSON list instead.
+from), sorted as a sync applies them. ``--json`` prints a JSON list instead. Secret
+values (SOPS ones decrypted with the app's keys too) are shown as digests, as ``fleet
+diff`` shows them, unless ``--show-secrets``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     add_config_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print a JSON list of objects")
+    parser.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="print Secret values in plain text (by default each value is shown as a digest)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -79,6 +86,8 @@ def run(args: argparse.Namespace) -> int:
         f"at {state.revision.short_sha} ({state.source}, {state.renderer})",
         file=err,
     )
+    if not args.show_secrets:
+        ordered = [_masked(m) for m in ordered]
     if args.json:
         json.dump([_plain(m.body) for m in ordered], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -152,6 +161,19 @@ def _render(
     except DesiredStateError as exc:
         print(f"fleet render: {exc}", file=err)
     return None
+
+
+def _masked(manifest: Any) -> Any:
+    """The manifest with each Secret value replaced by its digest (as ``fleet diff`` shows)."""
+    import dataclasses
+
+    from fleet.engine.diff.normalize import is_secret, mask_secret
+
+    if not is_secret(manifest.body):
+        return manifest
+    body = _plain(manifest.body)
+    mask_secret(body)
+    return dataclasses.replace(manifest, body=body)
 
 
 def _plain(value: Any) -> Any:

@@ -19,7 +19,9 @@ from pydantic_core import PydanticCustomError
 
 from fleet.config.base import ConfigModel
 from fleet.config.clusters import Cluster
+from fleet.config.decryption import Decryption
 from fleet.config.rollouts import Rollout
+from fleet.config.secret_refs import SecretRef
 from fleet.config.selectors import ClusterSelector
 from fleet.config.templates import TemplateError, check_relative_path, expand, placeholders
 from fleet.config.types import LabelKey, LabelValue, Name, PositiveDuration, Share
@@ -177,6 +179,12 @@ class App(ConfigModel):
     rollout: Rollout | None = None
     #: The project bounding what the app may write (fleet.config.projects); None: unbounded.
     project: Name | None = None
+    #: SOPS decryption of rendered Secrets with host-side age keys (fleet.config.decryption).
+    decryption: Decryption | None = None
+    #: Secrets built on the management host from its files (fleet.config.secret_refs).
+    secret_refs: list[SecretRef] = Field(default_factory=list)
+    #: Roll workloads whose pod template uses a Secret of the app when its data changes.
+    secret_checksums: bool = False
 
     @field_validator("path")
     @classmethod
@@ -193,6 +201,26 @@ class App(ConfigModel):
                 {"shown": repr(value)},
             )
         return value
+
+    @model_validator(mode="after")
+    def _secret_refs_placed(self) -> Self:
+        seen: set[tuple[str, str]] = set()
+        for index, ref in enumerate(self.secret_refs):
+            namespace = ref.namespace or self.namespace
+            if namespace is None:
+                raise PydanticCustomError(
+                    "conflict",
+                    "secretRefs[{index}] ({name}) needs a namespace (the app sets none)",
+                    {"name": ref.name, "index": index, "at": "secretRefs"},
+                )
+            if (namespace, ref.name) in seen:
+                raise PydanticCustomError(
+                    "duplicate",
+                    "secretRefs[{index}]: secret {namespace}/{name} is listed twice",
+                    {"namespace": namespace, "name": ref.name, "index": index, "at": "secretRefs"},
+                )
+            seen.add((namespace, ref.name))
+        return self
 
     @model_validator(mode="after")
     def _helm_needs_helm(self) -> Self:

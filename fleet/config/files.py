@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from fleet.config.checks import Finding, FleetView
+from fleet.config.decryption_checks import check_key_files
 from fleet.config.issues import DocPath, Severity
 from fleet.config.suggest import did_you_mean
 
@@ -45,6 +46,7 @@ def check_files(view: FleetView, missing: Severity = "error") -> list[Finding]:
     for index, source in view.sources:
         for key, path in source.credential_files():
             findings += _check_file(("sources", index, *key), path, missing)
+    findings += check_key_files(view, missing)
     return findings
 
 

@@ -34,6 +34,7 @@ from fleet.model.manifests import Manifest
 from fleet.model.refs import ObjectRef
 from fleet.runtime.clusters import ClusterRuntime
 from fleet.runtime.desired import DesiredStateBuilder, DesiredStateError
+from fleet.runtime.host_secrets import host_fingerprint
 
 #: Confirmed answers kept before the memory starts over.
 CONFIRMED_LIMIT = 10_000
@@ -45,13 +46,14 @@ class DesiredObjects:
     def __init__(self) -> None:
         self.manifests: list[Manifest] = []
         self.error: str | None = None
-        self._key: tuple[str, str] | None = None
+        self._key: tuple[object, ...] | None = None
 
     async def render(
         self, builder: DesiredStateBuilder, app: App, cluster: Cluster, revision: Revision
     ) -> None:
         """Render ``revision`` unless it (the same commit and tree) is what is held."""
-        key = (revision.sha, revision.tree)
+        # A rotated host secret or key file makes the same revision render anew.
+        key = (revision.sha, revision.tree, host_fingerprint(app, cluster))
         if self._key == key:
             return
         with telemetry.current().render(app.name, cluster.name, revision) as rendering:

@@ -34,6 +34,7 @@ from fleet.runtime.api import DaemonApiAnswers
 from fleet.runtime.assembly import FleetAssembly
 from fleet.runtime.desired import DesiredStateBuilder, git_timeouts
 from fleet.runtime.holds import HoldBoard
+from fleet.runtime.host_watch import watch_host_files
 from fleet.runtime.rollout_api import RolloutApi
 from fleet.runtime.rollouts import RolloutCoordinator
 from fleet.runtime.worker import WorkerContext
@@ -117,6 +118,8 @@ class Daemon(FleetAssembly, DaemonApiAnswers):
                     tasks.start_soon(self._signals)
                     tasks.start_soon(self._retention)
                     tasks.start_soon(self._release_memory)
+                    every = settings.poll_interval.total_seconds()
+                    tasks.start_soon(watch_host_files, self.workers, every)
                     if self.notifier.watchdog_interval is not None:
                         tasks.start_soon(self.notifier.feed_watchdog)
                     self._started = True

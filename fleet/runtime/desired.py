@@ -45,6 +45,8 @@ from fleet.adapters.git import (
 from fleet.adapters.render import HelmOptions, Renderer, RenderError, RenderRequest
 from fleet.config import App, Cluster, FleetConfig, Settings, Source, TemplateError
 from fleet.model.manifests import Manifest
+from fleet.runtime.host_secrets import secret_stage
+from fleet.runtime.secret_decryption import SecretDecryptionError, lease_reader
 
 _SSH_KEY = re.compile(
     r"(?:^|\s)((?:ssh-[a-z0-9-]+|ecdsa-sha2-[a-z0-9-]+|sk-[a-z0-9@.-]+)\s+[A-Za-z0-9+/]+=*)"
@@ -309,6 +311,16 @@ class DesiredStateBuilder:
                 result = await self.renderer.render(request)
             except RenderError as exc:
                 raise failure(str(exc), exc.path) from None
+            try:  # after the render cache, which keeps only the encrypted form
+                manifests = secret_stage(
+                    result.manifests,
+                    app,
+                    cluster,
+                    read_source=lease_reader(lease.path),
+                    state_dir=self.state_dir,
+                )
+            except SecretDecryptionError as exc:
+                raise failure(str(exc), exc.file) from None
         return DesiredState(
             app=app.name,
             cluster=cluster.name,
@@ -316,7 +328,7 @@ class DesiredStateBuilder:
             revision=revision,
             path=path,
             renderer=result.renderer,
-            manifests=result.manifests,
+            manifests=manifests,
             cache_hit=result.cache_hit,
         )
 
