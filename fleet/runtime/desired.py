@@ -46,6 +46,7 @@ from fleet.adapters.render import HelmOptions, Renderer, RenderError, RenderRequ
 from fleet.config import App, Cluster, FleetConfig, Settings, Source, TemplateError
 from fleet.model.manifests import Manifest
 from fleet.runtime.host_secrets import secret_stage
+from fleet.runtime.prerender_secrets import render_with_secrets
 from fleet.runtime.secret_decryption import SecretDecryptionError, lease_reader
 
 _SSH_KEY = re.compile(
@@ -308,9 +309,12 @@ class DesiredStateBuilder:
                 content_key=revision.tree,
             )
             try:
-                result = await self.renderer.render(request)
+                # SOPS inputs (secretGenerator, values files): rendered again, uncached.
+                result = await render_with_secrets(self.renderer, request, app, cluster)
             except RenderError as exc:
                 raise failure(str(exc), exc.path) from None
+            except SecretDecryptionError as exc:
+                raise failure(str(exc), exc.file) from None
             try:  # after the render cache, which keeps only the encrypted form
                 manifests = secret_stage(
                     result.manifests,

@@ -8,9 +8,10 @@ rotated key file takes effect at the next render and a dev key never opens prod 
 What cannot be decrypted fails the app on that cluster like a render error, naming the
 file: no key for any recipient, a MAC mismatch, a malformed ``sops`` block, an
 unreadable key file, or an app with encrypted manifests but no ``decryption`` settings.
-SOPS ciphertext anywhere else in the output (a Kustomize ``secretGenerator`` or Helm
-values file that is itself encrypted) is refused too: fleet does not decrypt those
-before rendering, and ciphertext must never reach a cluster as if it were the value.
+Encrypted Kustomize ``secretGenerator`` files and Helm values files are decrypted
+before rendering (``prerender_secrets.py``). SOPS ciphertext anywhere else in the output
+(a configMapGenerator file, a plain manifest quoting a value) is refused: ciphertext must
+never reach a cluster as if it were the value.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def decrypt_manifests(
                 "settings (add decryption: {provider: sops, ageKeyFiles: [...]})",
             )
         if identities is None:
-            identities = _identities(decryption, cluster, file)
+            identities = cluster_identities(decryption, cluster, file)
         original = _original(manifest, read_source)
         try:
             if original is None:
@@ -159,7 +160,8 @@ def _substituted(manifest: Manifest, values: Mapping[str, Any]) -> dict[str, Any
     return result
 
 
-def _identities(decryption: Decryption, cluster: Cluster, file: str) -> list[str]:
+def cluster_identities(decryption: Decryption, cluster: Cluster, file: str) -> list[str]:
+    """The age identities of the app's key files for ``cluster``, read now."""
     try:
         paths: list[Path] = decryption.key_files_for(cluster)
         return load_identities(paths)
@@ -175,16 +177,21 @@ def _describe(manifest: Manifest) -> str:
     return f"{ref.kind} {where}{ref.name}"
 
 
+def holds_ciphertext(manifest: Manifest) -> bool:
+    """Whether SOPS ciphertext appears anywhere in the body (a Secret's data decoded)."""
+    strings = _strings(manifest.body, secret_data=manifest.ref.kind == "Secret")
+    return any(_CIPHERTEXT in value for value in strings)
+
+
 def _refuse_stray_ciphertext(manifest: Manifest) -> None:
-    for value in _strings(manifest.body, secret_data=manifest.ref.kind == "Secret"):
-        if _CIPHERTEXT in value:
-            raise SecretDecryptionError(
-                manifest.origin.path,
-                f"{_describe(manifest)} holds SOPS ciphertext ({_CIPHERTEXT}...) but is not a "
-                "SOPS-encrypted manifest: encrypted Kustomize secretGenerator files and Helm "
-                "values files are not decrypted before rendering; encrypt the Secret "
-                "manifest itself with `fleet secrets encrypt`",
-            )
+    if holds_ciphertext(manifest):
+        raise SecretDecryptionError(
+            manifest.origin.path,
+            f"{_describe(manifest)} holds SOPS ciphertext ({_CIPHERTEXT}...) but is not a "
+            "SOPS-encrypted manifest: fleet decrypts SOPS manifests, files a Kustomize "
+            "secretGenerator reads and the app's Helm values files, nothing else; encrypt "
+            "the Secret manifest itself with `fleet secrets encrypt`",
+        )
 
 
 def _strings(value: Any, *, secret_data: bool, key: str = "") -> Iterator[str]:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 from pathlib import Path
 
 import yaml
@@ -63,8 +65,9 @@ def test_render_masks_decrypted_secrets_unless_asked(
     assert failed.out == ""
 
 
-def test_an_encrypted_secret_generator_file_is_refused_not_applied(
+def test_an_encrypted_secret_generator_file_is_decrypted_before_rendering(
     fleet: Fleet,  # noqa: F811
+    tmp_path: Path,
 ) -> None:
     identity = x25519.Identity.generate()
     env_file = encrypt_text(
@@ -82,9 +85,34 @@ def test_an_encrypted_secret_generator_file_is_refused_not_applied(
     )
     fleet.work.commit("a generated secret from an encrypted env file")
     fleet.work.push()
-    result = fleet.run("render", "web", "--cluster", "dev-1", "--config", str(fleet.config))
-    assert result.code == 1, result.out
-    assert result.out == ""
-    assert "holds SOPS ciphertext" in result.err, result.err
-    assert "secretGenerator" in result.err
-    assert "apps/web/overlays/dev/" in result.err
+    args = ("render", "web", "--cluster", "dev-1", "--config", str(fleet.config))
+
+    # Without decryption settings: refused, naming the file, nothing printed.
+    refused = fleet.run(*args)
+    assert refused.code == 1, refused.out
+    assert refused.out == ""
+    assert "apps/web/overlays/dev/db.enc.env" in refused.err, refused.err
+    assert "no decryption settings" in refused.err
+
+    key = tmp_path / "age.txt"
+    key.write_text(f"{identity}\n")
+    key.chmod(0o600)
+    config = yaml.safe_load(fleet.config.read_text())
+    [web] = [app for app in config["apps"] if app["name"] == "web"]
+    web["decryption"] = {"provider": "sops", "ageKeyFiles": [str(key)]}
+    fleet.config.write_text(yaml.safe_dump(config))
+    masked = fleet.run(*args)
+    assert masked.code == 0, masked.err
+    assert PLAIN not in masked.out
+    assert base64.b64encode(PLAIN.encode()).decode() not in masked.out
+    assert "ENC[" not in masked.out
+    shown = fleet.run(*args, "--show-secrets")
+    assert shown.code == 0, shown.err
+    [db] = [d for d in yaml.safe_load_all(shown.out) if d and d["kind"] == "Secret"]
+    assert base64.b64decode(db["data"]["PASSWORD"]).decode() == PLAIN
+    # The state directory (mirrors, exported trees) holds no plain value.
+    needles = (PLAIN.encode(), base64.b64encode(PLAIN.encode()))
+    for directory, _, names in os.walk(fleet.state):
+        for name in names:
+            data = (Path(directory) / name).read_bytes()
+            assert not any(n in data for n in needles), Path(directory) / name

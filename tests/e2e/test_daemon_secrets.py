@@ -20,6 +20,7 @@ diff, plan, /metrics).
 from __future__ import annotations
 
 import base64
+import os
 import uuid
 from pathlib import Path
 
@@ -314,3 +315,58 @@ async def secret_value(kube: Kube, namespace: str, name: str, key: str) -> str |
     if secret is None:
         return None
     return base64.b64decode(secret["data"][key]).decode()
+
+
+def generator_overlay() -> str:
+    """An overlay whose Secret ``db`` a secretGenerator makes from an encrypted env file."""
+    return (
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        "resources:\n  - ../../base\n"
+        "patches:\n  - path: deployment-patch.yaml\n"
+        "secretGenerator:\n  - name: db\n    envs: [db.enc.env]\n"
+        "generatorOptions:\n  disableNameSuffixHash: true\n"
+    )
+
+
+def memory_render_dirs() -> set[Path]:
+    found: set[Path] = set()
+    for where in ("/dev/shm", os.environ.get("XDG_RUNTIME_DIR", "")):
+        if where and Path(where).is_dir():
+            found |= set(Path(where).glob("fleet-render-*"))
+    return found
+
+
+async def test_an_encrypted_secret_generator_file_is_decrypted_before_rendering(
+    clusters: list[ClusterHandle], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credentials = tmp_path / "credentials"
+    credentials.mkdir(mode=0o700)
+    recipients = {env: age_key(credentials, env) for env in ENVIRONMENTS}
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    passwords = {env: f"{env}-gen-{uuid.uuid4().hex}" for env in ENVIRONMENTS}
+    before = memory_render_dirs()
+
+    async with world(clusters, tmp_path) as w:
+        files: dict[str, str | None] = {}
+        for env in ENVIRONMENTS:
+            env_file = f"overlays/{env}/db.enc.env"
+            files[f"overlays/{env}/kustomization.yaml"] = generator_overlay()
+            files[env_file] = encrypt_text(
+                f"password={passwords[env]}\nuser=app\n".encode(),
+                "dotenv",
+                [recipients[env]],
+                path=env_file,
+            ).decode()
+        seeded = await w.commit("secretGenerator env files, encrypted per environment", files)
+        config = w.config(
+            decryption={
+                "provider": "sops",
+                "ageKeyFiles": ["${CREDENTIALS_DIRECTORY}/age-{cluster.labels.env}.txt"],
+            }
+        )
+        daemon = await w.daemon(config)
+        await daemon.wait_converged(w.names, seeded, timeout=60)
+        for name in w.names:
+            assert await live_password(w.kubes[name], w.namespace) == passwords[w.env_of(name)]
+        await assert_nowhere(daemon, list(passwords.values()))
+    assert memory_render_dirs() == before

@@ -23,7 +23,7 @@ from fleet.adapters.render.errors import (
 from fleet.adapters.render.isolation import RenderPool
 from fleet.adapters.render.kustomize import BackendName, KustomizeBackend, find_backend
 from fleet.adapters.render.limits import LimitExceededError, RenderLimits
-from fleet.adapters.render.renderer import Renderer
+from fleet.adapters.render.renderer import InputOpener, Renderer
 from fleet.adapters.render.request import (
     ContentAddresser,
     HelmOptions,
@@ -57,6 +57,7 @@ __all__ = [
     "DuplicateObjectError",
     "HelmOptions",
     "HelmTemplateError",
+    "InputOpener",
     "InvalidManifestError",
     "InvalidYamlError",
     "KustomizeBackend",

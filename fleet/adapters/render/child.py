@@ -22,11 +22,13 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import pickle
 import resource
 import struct
 import sys
 import traceback
+from collections.abc import Iterator
 from typing import BinaryIO
 
 from fleet.adapters.render.errors import RenderError
@@ -79,9 +81,30 @@ def _set_limits(cpu_seconds: float, memory_bytes: int) -> None:
     resource.setrlimit(resource.RLIMIT_DATA, (data_soft, data_hard))
 
 
+@contextlib.contextmanager
+def _quiet_if_secret(job: RenderJob) -> Iterator[None]:
+    """A job with decrypted inputs writes nothing to stderr (a file on disk, kept by the
+    parent): Helm's and Kustomize's warnings may quote values."""
+    if not job.replacements:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 2)
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 def _answer(job: RenderJob) -> tuple[str, object]:
     try:
-        return "ok", run_job(job)
+        with _quiet_if_secret(job):
+            return "ok", run_job(job)
     except RenderError as error:
         return "error", error
     except MemoryError:

@@ -109,18 +109,26 @@ def _check_files_calls(root: Path, rel: str) -> None:
                 )
 
 
-def merged_values(root: Path, values_files: list[str], inline: Mapping[str, Any]) -> dict[str, Any]:
-    """Values files in order, then the inline values: later wins, maps merge deeply."""
+def merged_values(
+    root: Path,
+    values_files: list[str],
+    inline: Mapping[str, Any],
+    replacements: Mapping[str, bytes] | None = None,
+) -> dict[str, Any]:
+    """Values files in order, then the inline values: later wins, maps merge deeply.
+
+    A file in ``replacements`` (decrypted in the daemon) is read from there, in memory."""
     merged: dict[str, Any] = {}
     for rel in values_files:
-        merged = _deep_merge(merged, _read_values(root, rel))
+        given = (replacements or {}).get(rel)
+        merged = _deep_merge(merged, _read_values(root, rel, given))
     return _deep_merge(merged, dict(inline))
 
 
-def _read_values(root: Path, rel: str) -> dict[str, Any]:
+def _read_values(root: Path, rel: str, given: bytes | None = None) -> dict[str, Any]:
     import helm_python as helm
 
-    text = read_text(root, rel)
+    text = read_text(root, rel) if given is None else given.decode("utf-8", errors="replace")
     load_documents(text, rel)  # reports bad YAML with its line, which Helm's parser does not
     try:
         values = helm.values_from_yaml(text)

@@ -313,8 +313,9 @@ def _child_environment() -> dict[str, str]:
         "LANG": "C.UTF-8",
         "GOTRACEBACK": "none",
     }
-    if "TMPDIR" in os.environ:
-        env["TMPDIR"] = os.environ["TMPDIR"]
+    for name in ("TMPDIR", "XDG_RUNTIME_DIR"):  # XDG_RUNTIME_DIR: see memtree.py
+        if name in os.environ:
+            env[name] = os.environ[name]
     return env
 
 

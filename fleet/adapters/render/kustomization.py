@@ -54,6 +54,8 @@ class KustomizeInputs:
     kustomization_files: list[str] = field(default_factory=list)
     resource_files: list[str] = field(default_factory=list)
     generated: list[tuple[str, str, Origin]] = field(default_factory=list)
+    #: Files a secretGenerator reads (envs and files), repository-relative.
+    secret_files: list[str] = field(default_factory=list)
 
 
 def find_kustomization(root: Path, directory: str) -> str | None:
@@ -152,7 +154,9 @@ class _Scanner:
             for entry, line in zip(entries, lines, strict=True):
                 if not isinstance(entry, str):
                     raise KustomizeBuildError(f"{field} {key} must be strings", path=self.file)
-                self._reference(entry.partition("=")[2] or entry, line, f"{field} file")
+                target = self._reference(entry.partition("=")[2] or entry, line, f"{field} file")
+                if kind == "Secret" and target not in self.inputs.secret_files:
+                    self.inputs.secret_files.append(target)
 
     def _reference(self, entry: str, line: int, what: str) -> str:
         if _REMOTE.search(entry):

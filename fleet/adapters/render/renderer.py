@@ -22,6 +22,7 @@ from typing import TypeVar, TypeVarTuple
 import anyio
 import anyio.to_thread
 
+from fleet.adapters.render import helm
 from fleet.adapters.render.cache import SingleFlight, SingleFlightCache
 from fleet.adapters.render.errors import KustomizeBuildError, PathNotFoundError
 from fleet.adapters.render.fingerprint import key_for_inputs, key_for_root, options_digest
@@ -31,10 +32,23 @@ from fleet.adapters.render.kustomize import BackendName, KustomizeBackend
 from fleet.adapters.render.limits import RenderLimits, applied
 from fleet.adapters.render.request import RenderRequest, RenderResult
 from fleet.adapters.render.sandbox import normalize_app_path
-from fleet.adapters.render.work import Plan, Rendered, RenderJob, plan, relative
+from fleet.adapters.render.work import (
+    Plan,
+    Rendered,
+    RenderJob,
+    kustomize_root,
+    plan,
+    relative,
+)
 
 T = TypeVar("T")
 Args = TypeVarTuple("Args")
+
+#: Given an input's repository path and content: its replacement, or None to keep it.
+InputOpener = Callable[[str, bytes], bytes | None]
+
+#: The largest secret input read (a values or env file is small).
+_MAX_SECRET_INPUT = 4 * 1024 * 1024
 
 
 class Renderer:
@@ -94,6 +108,50 @@ class Renderer:
             unscoped=rendered.unscoped,
         )
 
+    async def render_replacing(
+        self, request: RenderRequest, opener: InputOpener
+    ) -> RenderResult | None:
+        """The render of ``request`` with some inputs replaced, or None if none is.
+
+        Each input that may hold secrets (a Helm values file of the request, a file a
+        Kustomize secretGenerator reads) is read and handed to ``opener`` (in a thread),
+        which returns its replacement (the decrypted file) or None. A render with
+        replacements bypasses the cache: its objects hold the replaced content. Give the
+        request its resolved renderer: a Helm request is then planned in the render
+        process only (the daemon never loads Helm's library).
+        """
+        found = (
+            None if request.renderer == "helm" else await self._in_thread(self._plan_only, request)
+        )
+        replacements = await self._in_thread(_replacements, request, found, opener)
+        if not replacements:
+            return None
+        job = RenderJob(
+            dataclasses.replace(request, content_key=None),
+            self.limits,
+            found,
+            replacements=replacements,
+        )
+        backend = self._backend_choice
+        if isinstance(backend, str):
+            job = dataclasses.replace(job, backend=backend)
+        elif found is not None and found.renderer == "kustomize":
+            assert found.kustomize is not None
+            with kustomize_root(request.root, found.kustomize, replacements) as tree:
+                built = await self._build(
+                    backend, dataclasses.replace(request, root=tree), found.directory
+                )
+            job = dataclasses.replace(job, built=built)
+        rendered = await self._in_process(job)
+        return RenderResult(
+            manifests=list(rendered.manifests),
+            renderer=rendered.renderer,
+            cache_hit=False,
+            cache_key="",
+            inputs=rendered.inputs,
+            unscoped=rendered.unscoped,
+        )
+
     def _plan_and_key(self, request: RenderRequest) -> tuple[Plan, str]:
         with applied(self.limits):
             found = plan(request)
@@ -149,3 +207,27 @@ class Renderer:
     async def _in_thread(self, function: Callable[[*Args], T], *args: *Args) -> T:
         """Blocking work (file reads, waiting for a render process) off the event loop."""
         return await anyio.to_thread.run_sync(function, *args, limiter=self._limiter)
+
+
+def _replacements(
+    request: RenderRequest, found: Plan | None, opener: InputOpener
+) -> dict[str, bytes]:
+    """The replaced inputs of a render (see :meth:`Renderer.render_replacing`)."""
+    if found is None:
+        candidates: tuple[str, ...] = tuple(helm.values_file_paths(request.root, request.helm))
+    elif found.renderer == "helm":
+        candidates = found.values_files
+    elif found.renderer == "kustomize" and found.kustomize is not None:
+        candidates = tuple(found.kustomize.secret_files)
+    else:
+        return {}
+    replaced: dict[str, bytes] = {}
+    for relative_path in candidates:
+        with (request.root / relative_path).open("rb") as handle:
+            data = handle.read(_MAX_SECRET_INPUT + 1)
+        if len(data) > _MAX_SECRET_INPUT:
+            continue  # the render's own file limits refuse it
+        replacement = opener(relative_path, data)
+        if replacement is not None:
+            replaced[relative_path] = replacement
+    return replaced

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -31,6 +33,7 @@ from fleet.adapters.render.kustomize import (
     parse_build,
 )
 from fleet.adapters.render.limits import RenderLimits, applied
+from fleet.adapters.render.memtree import memory_tree
 from fleet.adapters.render.objects import reject_duplicates
 from fleet.adapters.render.plain import manifest_files, render_plain
 from fleet.adapters.render.request import RenderRequest
@@ -73,6 +76,9 @@ class RenderJob:
     backend: BackendName = "auto"
     #: The output of a Kustomize build the parent ran with a backend object, if any.
     built: str | None = None
+    #: Input files to read as these bytes instead (decrypted secrets): never cached,
+    #: never written but to a memory-only copy of the tree (``memtree.py``).
+    replacements: Mapping[str, bytes] = field(default_factory=dict)
 
 
 def plan(request: RenderRequest) -> Plan:
@@ -106,21 +112,38 @@ def run_job(job: RenderJob) -> Rendered:
         if found.renderer == "plain":
             manifests = render_plain(root, found.directory)
         elif found.renderer == "helm":
-            values = helm.merged_values(root, list(found.values_files), request.helm.values)
+            values = helm.merged_values(
+                root, list(found.values_files), request.helm.values, job.replacements
+            )
             manifests = helm.render_chart(
                 root, found.directory, values, request.helm.release_name, request.namespace
             )
         else:
             assert found.kustomize is not None
-            output = job.built
-            if output is None:
-                output = build(backend_named(job.backend), root, found.directory)
-            manifests = parse_build(output, found.kustomize, root)
+            if job.built is not None:  # built by the parent (on its own copy, if any)
+                manifests = parse_build(job.built, found.kustomize, root)
+            else:
+                with kustomize_root(root, found.kustomize, job.replacements) as tree:
+                    output = build(backend_named(job.backend), tree, found.directory)
+                    manifests = parse_build(output, found.kustomize, tree)
         defaulted = default_namespaces(manifests, request.namespace)
         reject_duplicates(defaulted.manifests)
         return Rendered(
             found.renderer, tuple(defaulted.manifests), found.inputs, defaulted.unscoped
         )
+
+
+@contextmanager
+def kustomize_root(
+    root: Path, inputs: KustomizeInputs, replacements: Mapping[str, bytes]
+) -> Iterator[Path]:
+    """The tree a build reads: ``root`` itself, or with replacements a memory-only copy."""
+    if not replacements:
+        yield root
+        return
+    reads = [*inputs.directories, *inputs.resource_files, *inputs.secret_files]
+    with memory_tree(root, reads, replacements) as tree:
+        yield tree
 
 
 _backends: dict[str, KustomizeBackend] = {}
