@@ -13,8 +13,9 @@ and rewriting dev's file, with no commit, re-syncs dev within a poll interval an
 the Deployment that reads it (``secretChecksums``), and only there.
 
 After each, no plain value (nor its base64) is found in the state directory, the
-daemon's log, or the API's answers (status, history with each sync's detail, events,
-diff, plan, /metrics).
+daemon's log, the API's answers (status, history with each sync's detail, events, diff,
+plan, /metrics), or the traces the daemon exported over OTLP/HTTP to a real receiver on
+loopback (span names, attributes, events, status messages, resource).
 """
 
 from __future__ import annotations
@@ -22,12 +23,15 @@ from __future__ import annotations
 import base64
 import os
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from pyrage import x25519
 
 from fleet.adapters.secrets import encrypt_text, rotate_text
+from tests.adapters.telemetry.otlp_receivers import Collected, http_receiver
 from tests.e2e.conftest import ClusterHandle
 from tests.e2e.daemon_support import (
     ENVIRONMENTS,
@@ -42,6 +46,16 @@ from tests.e2e.daemon_support import (
 pytestmark = [pytest.mark.anyio, pytest.mark.e2e]
 
 SECRET_FILE = "overlays/{env}/db-secret.enc.yaml"
+
+
+@asynccontextmanager
+async def traced_world(
+    clusters: list[ClusterHandle], tmp_path: Path
+) -> AsyncIterator[tuple[World, dict[str, str], Collected]]:
+    """A world, the ``otel`` settings that send its daemon's traces to a real OTLP/HTTP
+    receiver on loopback, and what that receiver collected."""
+    async with http_receiver() as (endpoint, collected), world(clusters, tmp_path) as w:
+        yield w, {"endpoint": endpoint, "protocol": "http/protobuf"}, collected
 
 
 @pytest.fixture
@@ -121,7 +135,7 @@ async def test_each_environment_gets_its_secret_and_a_prod_only_file_is_refused_
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
     passwords = {env: f"{env}-pw-{uuid.uuid4().hex}" for env in ENVIRONMENTS}
 
-    async with world(clusters, tmp_path) as w:
+    async with traced_world(clusters, tmp_path) as (w, otel, traces):
         notes_namespace = f"{w.namespace}-notes"
         for handle, name in zip(clusters, w.names, strict=True):
             if handle.sim is None:
@@ -141,7 +155,7 @@ async def test_each_environment_gets_its_secret_and_a_prod_only_file_is_refused_
             }
         )
         config["apps"].append(notes_app(w, notes_namespace))
-        daemon = await w.daemon(config)
+        daemon = await w.daemon(config, otel=otel)
         await daemon.wait_converged(w.names, seeded, timeout=60)
         await daemon.wait_converged(w.names, seeded, app="notes")
         for name in w.names:
@@ -191,12 +205,29 @@ async def test_each_environment_gets_its_secret_and_a_prod_only_file_is_refused_
             await daemon.wait_converged(others, bad)
         await daemon.wait_converged(w.names, bad, app="notes")
 
-        await assert_nowhere(daemon, [*passwords.values(), leaked_try])
+        await assert_nowhere(daemon, traces, [*passwords.values(), leaked_try])
+        # the refusal's message was exported too, so the scan above read error messages
+        refused = [
+            span
+            for span in traces.spans
+            if span.is_error and w.path(SECRET_FILE.format(env="dev")) in span.status_message
+        ]
+        assert {span.attributes.get("k8s.cluster.name") for span in refused} >= set(dev)
 
 
-async def assert_nowhere(daemon: FleetDaemon, plains: list[str]) -> None:
-    """No plain value (nor its base64) in the API's answers, /metrics, the daemon's log
-    or any file of its state directory; stops the daemon."""
+def trace_text(traces: Collected) -> bytes:
+    """Every string of every exported span: names, attributes, events, status, resource."""
+    texts: list[str] = []
+    for span in traces.spans:
+        texts.extend(span.every_text())
+        texts.extend(name for name, _ in span.events)
+    return "\n".join(texts).encode()
+
+
+async def assert_nowhere(daemon: FleetDaemon, traces: Collected, plains: list[str]) -> None:
+    """No plain value (nor its base64) in the API's answers, /metrics, the daemon's log,
+    any file of its state directory or the traces it exported; stops the daemon (which
+    flushes its spans) first."""
     answers: list[object] = [
         await daemon.get("/api/v1/status"),
         await daemon.get("/api/v1/history"),
@@ -208,8 +239,18 @@ async def assert_nowhere(daemon: FleetDaemon, plains: list[str]) -> None:
         answers.append(await daemon.detail(row["id"]))
     metrics = await daemon.request("GET", "/metrics", headers=daemon.auth(), expect=None)
     answers.append(metrics.body)
+    finished = {row["id"] for row in await daemon.history() if row["result"] != "Running"}
     await daemon.stop()
+    traced = {
+        span.attributes.get("fleet.sync.id")
+        for span in traces.spans
+        if span.name.startswith("sync ")
+    }
+    assert finished, "no finished sync to look for in the traces"
+    assert finished <= traced, (finished - traced, traces.requests)
+    assert any(span.name.startswith("render") for span in traces.spans), "no render span"
     haystacks: dict[str, bytes] = {"log": daemon.log_path.read_bytes()}
+    haystacks["traces"] = trace_text(traces)
     haystacks["api"] = repr(answers).encode()
     files = [path for path in daemon.state_dir.rglob("*") if path.is_file()]
     assert files, "the state directory is empty"
@@ -245,7 +286,7 @@ async def test_a_rotated_host_secret_file_rolls_the_deployment_that_uses_it(
     for env in ENVIRONMENTS:
         (secrets_dir / env).mkdir(parents=True)
         write_private(secrets_dir / env / "app.env", f"# {env}\nAPI_TOKEN={values[env]}\n")
-    async with world(clusters, tmp_path) as w:
+    async with traced_world(clusters, tmp_path) as (w, otel, traces):
         deployment = w.source.read(w.path("base/deployment.yaml"))
         seeded = await w.commit(
             "web reads app-env",
@@ -261,7 +302,7 @@ async def test_a_rotated_host_secret_file_rolls_the_deployment_that_uses_it(
             ],
             secretChecksums=True,
         )
-        daemon = await w.daemon(config)
+        daemon = await w.daemon(config, otel=otel)
         await daemon.wait_converged(w.names, seeded)
         before: dict[str, str | None] = {}
         for name in w.names:
@@ -300,7 +341,7 @@ async def test_a_rotated_host_secret_file_rolls_the_deployment_that_uses_it(
         new = [s for s in await daemon.history() if s["id"] not in syncs]
         assert {s["cluster"] for s in new} == set(dev), new
         await daemon.wait_converged(w.names, seeded)
-        await assert_nowhere(daemon, [*values.values(), rotated])
+        await assert_nowhere(daemon, traces, [*values.values(), rotated])
 
 
 def write_private(path: Path, text: str) -> None:
@@ -346,7 +387,7 @@ async def test_an_encrypted_secret_generator_file_is_decrypted_before_rendering(
     passwords = {env: f"{env}-gen-{uuid.uuid4().hex}" for env in ENVIRONMENTS}
     before = memory_render_dirs()
 
-    async with world(clusters, tmp_path) as w:
+    async with traced_world(clusters, tmp_path) as (w, otel, traces):
         files: dict[str, str | None] = {}
         for env in ENVIRONMENTS:
             env_file = f"overlays/{env}/db.enc.env"
@@ -364,9 +405,9 @@ async def test_an_encrypted_secret_generator_file_is_decrypted_before_rendering(
                 "ageKeyFiles": ["${CREDENTIALS_DIRECTORY}/age-{cluster.labels.env}.txt"],
             }
         )
-        daemon = await w.daemon(config)
+        daemon = await w.daemon(config, otel=otel)
         await daemon.wait_converged(w.names, seeded, timeout=60)
         for name in w.names:
             assert await live_password(w.kubes[name], w.namespace) == passwords[w.env_of(name)]
-        await assert_nowhere(daemon, list(passwords.values()))
+        await assert_nowhere(daemon, traces, list(passwords.values()))
     assert memory_render_dirs() == before
