@@ -114,11 +114,20 @@ def last_sync(row: dict[str, Any]) -> str:
 
 
 def message_of(row: dict[str, Any]) -> str:
-    """What is happening: the step of a sync in progress, else the daemon's message."""
+    """What is happening: the step of a sync in progress, else why syncs wait (a
+    suspension or hold the daemon has not yet written into its message), else the
+    daemon's message."""
     if row.get("operation"):
         step = row.get("step") or "starting"
         return f"{str(row['operation']).lower()}: {step}"
     if row.get("reachable") is False and not row.get("message"):
         since = row.get("unreachable_since")
         return f"unreachable since {local_time(since)}" if since else "cluster not reachable"
-    return str(row.get("message") or "")
+    message = str(row.get("message") or "")
+    hold = row.get("hold")
+    waiting = str(hold.get("reason") or "") if isinstance(hold, dict) else ""
+    if not waiting and row.get("suspended"):
+        waiting = "suspended"
+    if waiting and waiting not in message:
+        return f"{waiting}; {message}" if message else waiting
+    return message

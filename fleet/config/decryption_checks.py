@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
 from fleet.config.apps import App
@@ -25,51 +26,53 @@ def check_key_files(view: FleetView, missing: Severity = "error") -> list[Findin
     findings: list[Finding] = []
     clusters = [cluster for _, cluster in view.clusters]
     for index, app in view.apps:
-        if app.decryption is None:
-            findings += _check_secret_ref_files(index, app, clusters, missing)
-            continue
-        at: DocPath = ("apps", index, "decryption", "ageKeyFiles")
-        if not os.environ.get(CREDENTIALS_VARIABLE):
-            templates = [t for t in app.decryption.age_key_files if not t.startswith("${")]
-            decryption = app.decryption.model_copy(update={"age_key_files": templates})
-        else:
+        targets = app.clusters.select(clusters)
+        if app.decryption is not None:
             decryption = app.decryption
-        seen: set[Path] = set()
-        for cluster in app.clusters.select(clusters):
-            try:
-                files = decryption.key_files_for(cluster)
-            except TemplateError as exc:
-                findings.append(Finding(at, f"cluster {cluster.name}: {exc}"))
-                continue
-            for path in files:
-                if path not in seen:
-                    seen.add(path)
-                    findings += _check_private_file(at, path, missing, "age key file")
-        findings += _check_secret_ref_files(index, app, clusters, missing)
+            if not os.environ.get(CREDENTIALS_VARIABLE):
+                # Only the running service has its credentials: check the other files.
+                templates = [t for t in decryption.age_key_files if not t.startswith("${")]
+                decryption = decryption.model_copy(update={"age_key_files": templates})
+            at: DocPath = ("apps", index, "decryption", "ageKeyFiles")
+            findings += _check_files(at, targets, decryption.key_files_for, missing, "age key file")
+        findings += _check_secret_ref_files(index, app, targets, missing)
     return findings
 
 
 def _check_secret_ref_files(
-    index: int, app: App, clusters: list[Cluster], missing: Severity
+    index: int, app: App, targets: list[Cluster], missing: Severity
 ) -> list[Finding]:
     findings: list[Finding] = []
     unset = not os.environ.get(CREDENTIALS_VARIABLE)
     for number, ref in enumerate(app.secret_refs):
-        at: DocPath = ("apps", index, "secretRefs", number)
         templates = [ref.from_env_file, *ref.from_files.values()]
         if unset and any(t is not None and t.startswith("${") for t in templates):
             continue  # only the running service has its credentials
-        seen: set[Path] = set()
-        for cluster in app.clusters.select(clusters):
-            try:
-                files = ref.all_files_for(cluster)
-            except TemplateError as exc:
-                findings.append(Finding(at, f"cluster {cluster.name}: {exc}"))
-                continue
-            for path in files:
-                if path not in seen:
-                    seen.add(path)
-                    findings += _check_private_file(at, path, missing, "secret file")
+        at: DocPath = ("apps", index, "secretRefs", number)
+        findings += _check_files(at, targets, ref.all_files_for, missing, "secret file")
+    return findings
+
+
+def _check_files(
+    at: DocPath,
+    targets: list[Cluster],
+    files_of: Callable[[Cluster], list[Path]],
+    missing: Severity,
+    what: str,
+) -> list[Finding]:
+    """Each file the templates name for any targeted cluster, checked once."""
+    findings: list[Finding] = []
+    seen: set[Path] = set()
+    for cluster in targets:
+        try:
+            files = files_of(cluster)
+        except TemplateError as exc:
+            findings.append(Finding(at, f"cluster {cluster.name}: {exc}"))
+            continue
+        for path in files:
+            if path not in seen:
+                seen.add(path)
+                findings += _check_private_file(at, path, missing, what)
     return findings
 
 

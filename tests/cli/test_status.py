@@ -134,3 +134,19 @@ def _plain(text: str) -> str:
     import re
 
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
+
+
+async def test_a_suspension_or_hold_shows_in_the_table(cli: Invoke, daemon: Served) -> None:
+    daemon.fake.statuses[1].update(suspended=True, message="")
+    outcome = await cli("status", "--app", "web", "--cluster", "dev")
+    assert outcome.out.splitlines()[1].rstrip().endswith("suspended")
+    reason = "waiting for app db on this cluster: Degraded"
+    daemon.fake.statuses[1].update(
+        suspended=False, hold={"kind": "dependency", "reason": reason}, message="drift: x"
+    )
+    outcome = await cli("status", "--app", "web", "--cluster", "dev")
+    assert f"{reason}; drift: x" in outcome.out
+    # Once the daemon has put the reason in its message, it is not shown twice.
+    daemon.fake.statuses[1].update(message=reason)
+    outcome = await cli("status", "--app", "web", "--cluster", "dev")
+    assert outcome.out.count(reason) == 1

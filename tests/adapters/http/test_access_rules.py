@@ -196,3 +196,21 @@ def test_the_daemon_does_not_start_with_an_unreadable_or_empty_token_file(
     access = ApiAccess.from_settings(load_settings(None))
     assert not access.loopback
     assert access.registry.identify("t0ken") is not None
+
+
+def test_the_dry_run_rate_and_replay_window_come_from_the_settings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in list(os.environ):
+        if name.startswith("FLEET_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("FLEET_API_DRY_RUN_RATE", "6")
+    monkeypatch.setenv("FLEET_API_DRY_RUN_BURST", "2")
+    monkeypatch.setenv("FLEET_WEBHOOK_REPLAY_WINDOW", "30s")
+    access = ApiAccess.from_settings(load_settings(None))
+    # A burst of two, then one request every 10 s (6 a minute); the defaults (a burst of
+    # six) would let the third through.
+    assert access.limiter.take("reader") == 0.0
+    assert access.limiter.take("reader") == 0.0
+    assert access.limiter.take("reader") == pytest.approx(10.0, abs=0.5)
+    assert access.replay.window == 30.0
