@@ -18,6 +18,7 @@ BENCHMARKS: tuple[tuple[str, ...], ...] = (
     ("bench.sim_api",),
     ("bench.daemon",),
     ("bench.cli",),
+    ("bench.dashboard",),
 )
 
 

@@ -13,7 +13,8 @@ after ``--ready-delay`` s), a Git repository served over file:// holding one app
    requests it made (counted by the simulator, per verb), are taken over this span;
 3. no change: a webhook with no new commit (the source is fetched again) and a forced
    sync (``POST /api/v1/apps/bench/sync``): the writes they make, which must be none
-   (dry-runs counted apart);
+   (dry-runs counted apart); then drift: a ConfigMap deleted on every cluster behind
+   the daemon's back, timed until self-heal has put it back everywhere;
 4. idle, with the largest cluster count only: CPU (% of one core) and RSS over
    ``--idle`` seconds with nothing changing, polls included;
 5. the kubectl baseline on the same simulated clusters (the daemon stopped, its own
@@ -38,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 from bench.daemon_baseline import PARALLEL, KubectlBaseline, kubectl_missing
+from bench.daemon_drift import CLIENT as DRIFT_CLIENT
+from bench.daemon_drift import delete_everywhere
 from bench.daemon_processes import (
     CONTROLLERS,
     KUBECTL,
@@ -52,7 +55,7 @@ from bench.daemon_report import Figures, Idle, code_version, report
 APP = "bench"
 NAMESPACE = "bench"
 BASELINE_NAMESPACE = "bench-kubectl"
-NOT_DAEMON = {CONTROLLERS, KUBECTL}
+NOT_DAEMON = {CONTROLLERS, KUBECTL, DRIFT_CLIENT}
 POLL = 0.25
 
 
@@ -107,10 +110,10 @@ def wait_converged(daemon: DaemonProcess, sha: str, clusters: int, patience: flo
 
 
 def wait_synced_again(daemon: DaemonProcess, before: dict[str, Any], patience: float) -> float:
-    """Seconds until every cluster finished a sync newer than ``before`` (id per cluster)."""
+    """Seconds until every cluster of ``before`` finished a sync newer than its id there."""
     started = time.monotonic()
     while time.monotonic() - started < patience:
-        rows = daemon.status()
+        rows = [r for r in daemon.status() if r["cluster"] in before]
         if all(
             r.get("last_sync_id") != before.get(r["cluster"]) and not r.get("operation")
             for r in rows
@@ -130,7 +133,7 @@ def run_daemon_phases(
     started = time.monotonic()
     daemon = DaemonProcess(workdir / "daemon", config, dict(args.setting))
     try:
-        daemon.wait_ready(120.0)
+        daemon.wait_ready(120.0 + n)  # it builds a client per cluster first
         wait_converged(daemon, sha1, n, args.patience)
         figures.initial_s = time.monotonic() - started
         figures.initial_requests = dict(requests_by(before, sim.requests(), exclude=NOT_DAEMON))
@@ -171,6 +174,10 @@ def run_daemon_phases(
         figures.forced_sync_requests = dict(requests_by(before, sim.requests(), exclude=NOT_DAEMON))
         say(f"  forced sync with nothing to change: {figures.forced_sync_s:.2f}s")
 
+        if args.mix.config_maps > 0:
+            time.sleep(args.settle)
+            heal_drift(figures, daemon, sim, sha2, args)
+
         if args.idle > 0 and n == max(args.clusters):
             time.sleep(args.settle)
             before, cpu = sim.requests(), daemon.usage()
@@ -190,6 +197,26 @@ def run_daemon_phases(
         code = daemon.stop()
         if code not in (0, -15):
             figures.notes.append(f"fleet run exited with {code} (log: {daemon.log})")
+
+
+def heal_drift(
+    figures: Figures, daemon: DaemonProcess, sim: ShardedSim, sha: str, args: argparse.Namespace
+) -> None:
+    """Delete a ConfigMap on every cluster; time until self-heal has put every one back."""
+    ids = {r["cluster"]: r.get("last_sync_id") for r in daemon.status()}
+    before, cpu = sim.requests(), daemon.usage()
+    deleted, failures = delete_everywhere(sim.kubeconfig, sim.names, NAMESPACE, "settings-0")
+    started = time.monotonic()
+    if failures:
+        say(f"  drift: not deleted on {len(failures)} cluster(s), e.g. {failures[0]}")
+        figures.notes += [f"drift: {f}" for f in failures[:3]]
+    # Only where it was deleted is a new sync to wait for.
+    wait_synced_again(daemon, {c: ids.get(c) for c in deleted}, args.patience)
+    wait_converged(daemon, sha, figures.clusters, args.patience)
+    figures.drift_s = time.monotonic() - started
+    figures.drift_cpu_s = daemon.usage().cpu_seconds - cpu.cpu_seconds
+    figures.drift_requests = dict(requests_by(before, sim.requests(), exclude=NOT_DAEMON))
+    say(f"  a deleted ConfigMap on every cluster -> healed: {figures.drift_s:.2f}s")
 
 
 def run_baseline(
@@ -213,12 +240,17 @@ def run_baseline(
         folders.append(folder)
     setup = baseline.run(sim.names, folders[0], PARALLEL)
     figures.notes += [f"kubectl setup: {f}" for f in setup.failures[:3]]
+    if not args.no_sequential:
+        before, sim_cpu = sim.requests(), sim.usage().cpu_seconds
+        figures.baseline_sequential = baseline.run(sim.names, folders[1], 1)
+        figures.baseline_requests = dict(requests_by(before, sim.requests(), clients={KUBECTL}))
+        figures.baseline_sim_cpu_s = sim.usage().cpu_seconds - sim_cpu
+        say(f"  kubectl, one cluster after another: {figures.baseline_sequential.seconds:.1f}s")
     before, sim_cpu = sim.requests(), sim.usage().cpu_seconds
-    figures.baseline_sequential = baseline.run(sim.names, folders[1], 1)
-    figures.baseline_requests = dict(requests_by(before, sim.requests(), clients={KUBECTL}))
-    figures.baseline_sim_cpu_s = sim.usage().cpu_seconds - sim_cpu
-    say(f"  kubectl, one cluster after another: {figures.baseline_sequential.seconds:.1f}s")
     figures.baseline_parallel = baseline.run(sim.names, folders[2], PARALLEL)
+    if args.no_sequential:  # the requests and simulator CPU are the parallel run's then
+        figures.baseline_requests = dict(requests_by(before, sim.requests(), clients={KUBECTL}))
+        figures.baseline_sim_cpu_s = sim.usage().cpu_seconds - sim_cpu
     say(f"  kubectl, {PARALLEL} at once: {figures.baseline_parallel.seconds:.1f}s")
 
 
@@ -294,6 +326,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="split the simulated clusters over N processes (default 1)",
     )
     parser.add_argument("--no-baseline", action="store_true", help="skip the kubectl baseline")
+    parser.add_argument(
+        "--no-sequential",
+        action="store_true",
+        help="kubectl baseline: only 8 clusters at once, not one after another (at 1,000 "
+        "clusters the sequential run takes most of an hour)",
+    )
     parser.add_argument(
         "--quick", action="store_true", help="smoke check: 1 and 10 clusters, 10 s idle window"
     )

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import version
 
-from bench.daemon_baseline import BaselineRun
+from bench.daemon_baseline import PARALLEL, BaselineRun
 
 
 @dataclass
@@ -37,6 +37,9 @@ class Figures:
     nochange_requests: dict[str, int] = field(default_factory=dict)
     forced_sync_s: float | None = None
     forced_sync_requests: dict[str, int] = field(default_factory=dict)
+    drift_s: float | None = None
+    drift_cpu_s: float = 0.0
+    drift_requests: dict[str, int] = field(default_factory=dict)
     idle: Idle | None = None
     daemon_cpu_s: float = 0.0
     daemon_peak_rss_mib: float = 0.0
@@ -191,15 +194,24 @@ def report(
             f"    forced sync, nothing to change: {_s(f.forced_sync_s, 2)}s, writes {real}, "
             f"dry-runs {dry} ({verbs(f.forced_sync_requests)})"
         )
-        if f.baseline_sequential and f.baseline_parallel:
+        if f.drift_s is not None:
+            out.append(
+                f"    drift (a ConfigMap deleted on every cluster) -> healed: {f.drift_s:.2f}s, "
+                f"daemon CPU {1000 * f.drift_cpu_s / f.clusters:.0f} ms per cluster "
+                f"({verbs(f.drift_requests)})"
+            )
+        if f.baseline_parallel:
+            sequential = f.baseline_sequential
+            cpu = f"{sequential.kubectl_cpu_seconds:.1f}s sequential, " if sequential else ""
+            counted = "sequential" if sequential else f"{PARALLEL}x"
             out.append(
                 f"    kubectl: {f.per_object(f.baseline_requests):.2f} req/object "
                 f"({verbs(f.baseline_requests)}); kubectl CPU "
-                f"{f.baseline_sequential.kubectl_cpu_seconds:.1f}s sequential, "
-                f"{f.baseline_parallel.kubectl_cpu_seconds:.1f}s 8x; simulator CPU "
-                f"{f.baseline_sim_cpu_s:.1f}s sequential"
+                f"{cpu}{f.baseline_parallel.kubectl_cpu_seconds:.1f}s {PARALLEL}x; simulator "
+                f"CPU {f.baseline_sim_cpu_s:.1f}s {counted}"
             )
-            for failure in (f.baseline_sequential.failures + f.baseline_parallel.failures)[:3]:
+            failures = (sequential.failures if sequential else []) + f.baseline_parallel.failures
+            for failure in failures[:3]:
                 out.append(f"    kubectl failure: {failure}")
         for note in f.notes:
             out.append(f"    note: {note}")

@@ -2,10 +2,14 @@
 
 Starts ``fleet sim up`` (without controllers) in a child process, fills every cluster
 with objects by server-side apply, then drives it from this process over HTTPS and
-prints requests per second for list, get, apply and watch fan-out, and the peak RSS
-of the serving process (VmHWM)::
+prints the serving process's CPU per write for a GitOps-like update (every object
+changed by a server-side dry run and an apply; with ``--controllers`` every Deployment
+also rolls out), requests per second for list, get, apply and watch fan-out, and the
+peak RSS of the serving process (VmHWM)::
 
     .venv/bin/python -m bench.sim_api --clusters 200 --objects 100
+    .venv/bin/python -m bench.sim_api --clusters 20 --objects 50 --controllers \
+        --rounds 3 --only-updates
 
 The client is plain aiohttp (not kubernetes_asyncio) so that the figures measure the
 server, not the client's model classes.
@@ -100,6 +104,12 @@ def deployment(i: int, replicas: int = 2) -> dict[str, Any]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (``/proc/PID/stat``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def object_path(obj: dict[str, Any]) -> str:
     name = obj["metadata"]["name"]
     if obj["kind"] == "ConfigMap":
@@ -108,7 +118,8 @@ def object_path(obj: dict[str, Any]) -> str:
 
 
 class Client:
-    def __init__(self, ca_file: Path, concurrency: int) -> None:
+    def __init__(self, ca_file: Path, concurrency: int, admin: dict[str, str]) -> None:
+        self.admin = admin
         self.ssl = ssl.create_default_context(cafile=str(ca_file))
         # Like one API client per cluster: a few keep-alive connections per server.
         self.session = aiohttp.ClientSession(
@@ -141,14 +152,92 @@ class Client:
                 self.errors += 1
             return payload
 
-    async def apply(self, target: Target, obj: dict[str, Any]) -> bytes:
+    async def controller_requests(self) -> dict[str, int]:
+        """Requests the simulator's status controllers made, every cluster, by verb."""
+        headers = {"Authorization": f"Bearer {self.admin['token']}"}
+        async with self.session.get(self.admin["url"] + "/requests", headers=headers) as r:
+            every = await r.json()
+        total: dict[str, int] = {}
+        for by_client in every.values():
+            for verb, count in by_client.get("fleet-sim-controllers", {}).items():
+                total[verb] = total.get(verb, 0) + count
+        return total
+
+    async def apply(self, target: Target, obj: dict[str, Any], dry_run: bool = False) -> bytes:
+        query = "?fieldManager=bench&fieldValidation=Strict" + ("&dryRun=All" if dry_run else "")
         return await self.request(
-            target,
-            "PATCH",
-            object_path(obj) + "?fieldManager=bench",
-            obj,
-            "application/apply-patch+yaml",
+            target, "PATCH", object_path(obj) + query, obj, "application/apply-patch+yaml"
         )
+
+
+async def update_rounds(
+    client: Client, clusters: list[Target], half: int, objects: int, rounds: int, pid: int
+) -> None:
+    """What a GitOps sync does to a fleet: every object changed, each by a server-side
+    dry run then an apply; with controllers, every Deployment rolls out a new Pod.
+    Prints the serving process's CPU seconds per apply (its dry run and the controllers'
+    work included), from the first write until every Deployment is rolled out."""
+    writes = 0
+    counted_before = await client.controller_requests()
+    before = cpu_seconds(pid)
+    start = time.perf_counter()
+    for round_ in range(rounds):
+        tag = f"r{round_}-{time.time()}"
+
+        async def sync(target: Target, obj: dict[str, Any]) -> None:
+            await client.apply(target, obj, dry_run=True)
+            await client.apply(target, obj)
+
+        changed = []
+        for i in range(objects - half):
+            cm = config_map(i)
+            cm["data"]["key"] = tag
+            changed.append(cm)
+        for i in range(half):
+            d = deployment(i)
+            d["spec"]["template"]["spec"]["containers"][0]["env"][0]["value"] = tag
+            changed.append(d)
+        await asyncio.gather(*(sync(t, o) for t in clusters for o in changed))
+        writes += len(clusters) * len(changed)
+        await rolled_out(client, clusters, half)
+    elapsed = time.perf_counter() - start
+    used = cpu_seconds(pid) - before
+    counted = await client.controller_requests()
+    by_controllers = sum(counted.values()) - sum(counted_before.values())
+    print(
+        f"{'update rounds (dry run + apply)':<34} {used / writes * 1000:10.2f} ms CPU/write "
+        f"({writes} writes, {used:.1f} CPU s, {elapsed:.1f} s; "
+        f"{by_controllers / writes:.1f} controller requests/write)",
+        flush=True,
+    )
+
+
+async def rolled_out(client: Client, clusters: list[Target], deployments: int) -> None:
+    """Wait until every Deployment of every cluster has observed and rolled out its spec
+    (returns at once when the simulator runs without controllers)."""
+    pending = list(clusters)
+    deadline = time.perf_counter() + 600
+    while pending and time.perf_counter() < deadline:
+        still = []
+        for target in pending:
+            listing = json.loads(
+                await client.request(target, "GET", "/apis/apps/v1/namespaces/default/deployments")
+            )
+            for item in listing["items"][:deployments]:
+                status = item.get("status") or {}
+                if status.get("observedGeneration") is None:
+                    return  # no controllers: nothing rolls out
+                if (
+                    status.get("observedGeneration") != item["metadata"]["generation"]
+                    or status.get("updatedReplicas") != item["spec"]["replicas"]
+                    or status.get("readyReplicas") != item["spec"]["replicas"]
+                    or status.get("replicas") != item["spec"]["replicas"]
+                ):
+                    still.append(target)
+                    break
+        pending = still
+        if pending:
+            await asyncio.sleep(1.0)  # seldom: the polls are CPU of the measured process
 
 
 async def rate(
@@ -239,7 +328,8 @@ async def watch_fanout(
 
 async def run(args: argparse.Namespace, directory: Path, pid: int) -> None:
     clusters = targets(directory)
-    client = Client(directory / "ca.crt", args.concurrency)
+    admin = json.loads((directory / "admin.json").read_text())
+    client = Client(directory / "ca.crt", args.concurrency, admin)
     try:
         half = args.objects // 2
         objects = [config_map(i) for i in range(args.objects - half)] + [
@@ -254,6 +344,14 @@ async def run(args: argparse.Namespace, directory: Path, pid: int) -> None:
             flush=True,
         )
         print(f"{'peak RSS after fill':<34} {peak_rss_mib(pid):10.1f} MiB", flush=True)
+
+        if args.controllers:
+            await rolled_out(client, clusters, half)
+        rounds = args.rounds if args.rounds is not None else int(args.controllers)
+        if rounds:
+            await update_rounds(client, clusters, half, len(objects), rounds, pid)
+        if args.only_updates:
+            return
 
         def pick() -> Target:
             return random.choice(clusters)
@@ -322,6 +420,18 @@ def main() -> int:
     parser.add_argument(
         "--changes", type=int, default=5, help="changes per cluster for the fan-out"
     )
+    parser.add_argument(
+        "--controllers",
+        action="store_true",
+        help="run the simulator's status controllers (Deployments roll out Pods)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help="update rounds for CPU/write (default: 1 with --controllers, else none)",
+    )
+    parser.add_argument("--only-updates", action="store_true", help="stop after the update rounds")
     args = parser.parse_args()
     os.environ["NO_PROXY"] = "127.0.0.1,localhost"
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as tmp:
@@ -336,7 +446,7 @@ def main() -> int:
             str(args.clusters),
             "--dir",
             str(directory),
-            "--no-controllers",
+            *(["--ready-delay", "0.2"] if args.controllers else ["--no-controllers"]),
         ]
         started = time.perf_counter()
         with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as server:

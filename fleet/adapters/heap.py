@@ -1,4 +1,5 @@
-"""Give the C heap's free pages back to the system after a burst of work (glibc only).
+"""The daemon's memory: free C heap pages given back after a burst of work (glibc only),
+and the objects of startup kept out of the garbage collector's way.
 
 A burst of syncs passes responses, JSON text and the state of hundreds of TLS
 connections through malloc. glibc returns freed memory to the system only from the top
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 from collections.abc import Callable
 from functools import cache
 
@@ -36,3 +38,19 @@ def release_free_heap() -> bool:
         return False
     trim(0)
     return True
+
+
+def freeze_startup_objects() -> int:
+    """Move every object alive now out of the cyclic garbage collector's sight.
+
+    The modules, classes and functions imported at startup (over 100,000 objects, most
+    of them kubernetes_asyncio's generated models) live as long as the process, yet
+    every full collection walks them again: a full collection cost 0.2 s of CPU with
+    nothing else loaded, and a sync burst at 100 clusters triggers several. Frozen, they
+    are never walked. Objects freed later are still freed by reference counting; only a
+    reference cycle among them would stay (none is made by importing). Returns how many
+    objects were frozen.
+    """
+    gc.collect()  # what is already garbage is freed, not frozen
+    gc.freeze()
+    return gc.get_freeze_count()

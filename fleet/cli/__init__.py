@@ -28,6 +28,7 @@ COMMANDS: tuple[str, ...] = (
     "sim",
     "validate",
     "render",
+    "health",
     "status",
     "diff",
     "plan",
@@ -41,7 +42,10 @@ COMMANDS: tuple[str, ...] = (
     "events",
     "audit",
     "secrets",
+    "import",
 )
+#: Commands whose module is not named after them (``import`` is a Python keyword).
+MODULES: dict[str, str] = {"import": "import_argocd"}
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -57,7 +61,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"fleet {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in (only,) if only in COMMANDS else COMMANDS:
-        module = importlib.import_module(f"fleet.cli.{name}")
+        module = importlib.import_module(f"fleet.cli.{MODULES.get(name, name)}")
         module.register(subparsers)
     return parser
 

@@ -46,6 +46,8 @@ KIND_STYLES: dict[str, str] = {
     "sync_held": "yellow",
     "suspended": "yellow",
     "resumed": "green",
+    "generator_held": "red",
+    "generator_failed": "red",
 }
 
 #: Kinds are padded to this width so that messages start in one column.

@@ -137,6 +137,8 @@ def print_sync(detail: dict[str, Any], out: Output) -> None:
         fields.append(("resumes", f"sync {detail['resumed_from']}", None))
     if detail.get("trace_id"):
         fields.append(("trace", str(detail["trace_id"]), None))
+    if detail.get("config_revision"):  # the fleet config commit it ran under
+        fields.append(("config", str(detail["config_revision"]), None))
     if detail.get("message"):
         fields.append(("message", str(detail["message"]), None))
     for name, value, style in fields:

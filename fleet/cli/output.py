@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
+from fleet.model.revisions import short_revision
+
 #: SGR parameters of the few styles the CLI uses.
 STYLES: dict[str, str] = {
     "bold": "1",
@@ -165,9 +167,8 @@ def truncate(text: str, width: int) -> str:
 
 
 def short_sha(revision: str | None) -> str:
-    if not revision:
-        return "-"
-    return revision[:7] if len(revision) >= 40 else revision
+    """A revision's short form (fleet.model.revisions), or a dash."""
+    return short_revision(revision) or "-"
 
 
 def parse_time(value: str | None) -> datetime | None:

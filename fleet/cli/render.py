@@ -66,6 +66,14 @@ def run(args: argparse.Namespace) -> int:
         for issue in exc.errors:
             print(str(issue), file=err)
         return 1
+    if config.generators and args.app not in {a.name for a in config.apps}:
+        # A generated app is named like a written one: expand as the daemon would.
+        from fleet.cli.expand import expand_config
+
+        expansion = expand_config(config, args, settings)
+        for line in expansion.problems:
+            print(line, file=err)
+        config = expansion.config
     chosen = _choose(config, args.app, args.cluster, err)
     if chosen is None:
         return 1

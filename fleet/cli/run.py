@@ -22,10 +22,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     import anyio
 
+    from fleet.adapters.heap import freeze_startup_objects
     from fleet.adapters.telemetry.logs import configure_logging
     from fleet.adapters.tlsbuffers import lean_tls_buffers
     from fleet.config import ConfigError, load_settings
     from fleet.runtime.daemon import Daemon
+    from fleet.runtime.leadership import DEPOSED_EXIT_CODE, Deposed, HaError
 
     try:
         settings = load_settings(args.settings)
@@ -34,9 +36,17 @@ def run(args: argparse.Namespace) -> int:
             print(issue, file=sys.stderr)
         return 1
     config = args.config or settings.config
-    if config is None:
+    if config is not None and settings.config_source is not None:
         print(
-            "fleet run: no fleet config: give --config FILE or set config in the settings",
+            "fleet run: --config names a local file but the settings name config_source: "
+            "give one of them",
+            file=sys.stderr,
+        )
+        return 2
+    if config is None and settings.config_source is None:
+        print(
+            "fleet run: no fleet config: give --config FILE, or set config or config_source "
+            "in the settings",
             file=sys.stderr,
         )
         return 2
@@ -47,11 +57,18 @@ def run(args: argparse.Namespace) -> int:
     # One watch and a small connection pool per cluster: keep each TLS buffer small.
     lean_tls_buffers()
     daemon = Daemon(settings, config)
+    freeze_startup_objects()  # imports live as long as the process: no GC walks them
     try:
         anyio.run(daemon.run, backend="asyncio")
     except ConfigError as error:
         for issue in error.errors:
             print(issue, file=sys.stderr)
+        return 1
+    except Deposed as error:  # another instance leads now: start again, as a standby
+        print(f"fleet run: {error}", file=sys.stderr)
+        return DEPOSED_EXIT_CODE
+    except HaError as error:
+        print(f"fleet run: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

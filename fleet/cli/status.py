@@ -14,6 +14,12 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
+from fleet.cli.config_header import (
+    fetch_config_state,
+    fetch_generators,
+    generator_lines,
+    header_lines,
+)
 from fleet.cli.connect import (
     EXIT_ERROR,
     EXIT_OK,
@@ -80,6 +86,12 @@ async def show_status(client: DaemonClient, args: argparse.Namespace) -> int:
         raise CommandError(f"nothing matches {wanted}", EXIT_ERROR)
     if args.json:
         return EXIT_OK
+    header = header_lines(await fetch_config_state(client))
+    header += generator_lines(await fetch_generators(client))
+    for text, style in header:
+        out.line(text, style)
+    if header:
+        out.line()
     if not rows:
         out.line("no apps are configured")
         return EXIT_OK

@@ -151,6 +151,12 @@ async def sync_app(client: DaemonClient, args: argparse.Namespace) -> int:
     answer: JSON = await client.request(
         "POST", f"/api/v1/apps/{quote(args.app, safe='')}/sync", body=request_body(args)
     )
+    if "generator" in answer:  # `fleet sync GENERATOR --confirm-prune` (docs/config.md)
+        if args.json:
+            out.json(answer)
+        else:
+            out.line(f"generator {answer['generator']}: removal confirmed, it goes ahead now")
+        return EXIT_OK
     queued: list[JSON] = list(answer.get("queued") or [])
     waiting = [str(c) for c in answer.get("waiting") or []]
     if "rollout" in answer and not args.json:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from fleet.cli.expand import Expansion
     from fleet.config import ConfigIssue, FleetConfig, Settings
     from fleet.config.issues import Severity
     from fleet.runtime.desired import DesiredStates
@@ -37,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--render",
         action="store_true",
         help="also fetch every source and render every app for every targeted cluster",
+    )
+    parser.add_argument(
+        "--expand",
+        action="store_true",
+        help="also fetch the sources of app generators and show the apps they make "
+        "(--render expands them too)",
     )
     parser.add_argument(
         "--allow-missing-files",
@@ -116,18 +123,86 @@ def run(args: argparse.Namespace) -> int:
         return 2
     missing: Severity = "warning" if args.allow_missing_files else "error"
     config, issues = check_fleet_config(path, missing_files=missing, warn_unbounded=True)
+    if config is not None:
+        issues = _with_lua_issues(path, config, issues)
     valid = config is not None and not any(i.severity == "error" for i in issues)
     rendered: DesiredStates | None = None
+    expansion: Expansion | None = None
+    if valid and config is not None and config.generators and (args.expand or args.render):
+        from fleet.cli.expand import expand_config
+
+        expansion = expand_config(config, args, settings)
+        config, valid = expansion.config, not expansion.failed
     if valid and args.render:
         assert config is not None
         rendered = _render_everything(config, args, settings)
         valid = not rendered.failures and not rendered.source_errors
+        lua_issues = _git_lua_issues(path, config, args, settings)
+        issues, valid = [*issues, *lua_issues], valid and not lua_issues
     if args.json:
-        json.dump(_as_json(path, valid, issues, rendered), out, indent=2)
+        result = _as_json(path, valid, issues, rendered)
+        if expansion is not None:
+            from fleet.cli.expand import expansion_json
+
+            result.update(expansion_json(expansion))
+        json.dump(result, out, indent=2)
         out.write("\n")
     else:
-        _print_human(path, config, issues, rendered, out)
+        if expansion is not None:
+            from fleet.cli.expand import print_expansion
+
+            print_expansion(expansion, out)
+        if expansion is not None and expansion.failed:
+            for issue in issues:
+                print(str(issue), file=out)
+            problems = _count(len(expansion.problems), "generator problem")
+            print(f"{path}: invalid: {problems}", file=out)
+        else:
+            _print_human(path, config, issues, rendered, out)
     return 0 if valid else 1
+
+
+def _with_lua_issues(
+    path: Path, config: FleetConfig, issues: list[ConfigIssue]
+) -> list[ConfigIssue]:
+    """``issues`` and the Lua health checks that do not compile (file and field named)."""
+    from fleet.adapters.health.validation import check_lua
+    from fleet.config.issues import sort_issues
+    from fleet.config.loader import document_of
+
+    findings = check_lua(config.health, str(path))
+    if not findings:
+        return issues
+    document = document_of(path)
+    found = [document.issue(f.path, f.message, severity=f.severity) for f in findings]
+    return sort_issues([*issues, *found])
+
+
+def _git_lua_issues(
+    path: Path, config: FleetConfig, args: argparse.Namespace, settings: Settings
+) -> list[ConfigIssue]:
+    """With ``--render``: the Lua checks in Git sources that cannot be read or compiled."""
+    if not any(d.source for d in config.health.lua_directories):
+        return []
+    import anyio
+
+    from fleet.config.loader import document_of
+    from fleet.runtime.desired import DesiredStateBuilder, git_timeouts
+    from fleet.runtime.health_checks import HealthCheckBoard, read_source_checks
+
+    board = HealthCheckBoard()
+    board.configure(config)
+
+    async def read() -> list[str]:
+        timeouts = git_timeouts(settings)
+        async with DesiredStateBuilder(
+            config, state_dir(args, settings), timeouts=timeouts
+        ) as builder:
+            return await read_source_checks(board, builder)
+
+    problems = anyio.run(read)
+    document = document_of(path)
+    return [document.issue(("health", "luaDirectories"), problem) for problem in problems]
 
 
 def _render_everything(

@@ -42,16 +42,35 @@ def _template(value: str, what: str) -> str:
         raise PydanticCustomError("template", str(exc)) from None
 
 
+class ValuesFrom(ConfigModel):
+    """A values file from another Git source, read at that source's latest revision.
+
+    As in Argo CD's multi-source apps: a chart from a registry with its values in Git.
+    ``path`` is a repository path and may use ``{cluster.name}`` and
+    ``{cluster.labels.KEY}``. The app's revision then names both revisions.
+    """
+
+    source: Name
+    path: str
+
+    @field_validator("path")
+    @classmethod
+    def _path_template(cls, value: str) -> str:
+        return _template(value, "path")
+
+
 class HelmSettings(ConfigModel):
     """Values files (relative to the chart, i.e. the app path), then inline values.
 
-    Merged in this order, later winning: each values file, ``values``, then
+    Merged in this order, later winning: each values file, each ``valuesFrom`` file
+    (another source's), ``values``, then
     ``valuesByLabel`` (for each label key in the order written, the entry for the
     cluster's value of that label), then ``valuesByCluster`` for the cluster's name.
     """
 
     release_name: str | None = None
     values_files: list[str] = Field(default_factory=list)
+    values_from: list[ValuesFrom] = Field(default_factory=list)
     values: dict[str, Any] = Field(default_factory=dict)
     values_by_label: dict[LabelKey, dict[LabelValue, dict[str, Any]]] = Field(default_factory=dict)
     values_by_cluster: dict[Name, dict[str, Any]] = Field(default_factory=dict)
@@ -109,6 +128,8 @@ class HelmInputs:
     release_name: str
     values_files: list[str] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
+    #: (source, repository path) of each ``valuesFrom`` file, templates filled in.
+    values_from: list[tuple[str, str]] = field(default_factory=list)
 
 
 class PruneGuard(ConfigModel):
@@ -248,7 +269,16 @@ class App(ConfigModel):
             release_name=helm.release_name or self.name,
             values_files=files,
             values=helm.values_for(cluster),
+            values_from=[
+                (item.source, expand(item.path, cluster.name, cluster.labels))
+                for item in helm.values_from
+            ],
         )
+
+    def values_sources(self) -> list[str]:
+        """The other sources this app's values come from (``helm.valuesFrom``)."""
+        names = [item.source for item in self.helm.values_from] if self.helm else []
+        return list(dict.fromkeys(name for name in names if name != self.source))
 
 
 def repository_path(chart: str, relative: str) -> str:

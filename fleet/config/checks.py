@@ -113,6 +113,7 @@ def _app_references(index: int, app: App, view: FleetView) -> list[Finding]:
             found += _unknown_names(
                 wave.selector, (*at, "rollout", "waves", w, "selector"), clusters
             )
+    found += _chart_references(at, app, view)
     if app.helm is not None:
         for name in app.helm.values_by_cluster:
             if name not in clusters:
@@ -122,6 +123,24 @@ def _app_references(index: int, app: App, view: FleetView) -> list[Finding]:
                         f"no cluster named '{name}'{did_you_mean(name, clusters)}",
                     )
                 )
+    return found
+
+
+def _chart_references(at: DocPath, app: App, view: FleetView) -> list[Finding]:
+    """A chart source's app renders the chart (``path: .``); each helm.valuesFrom names a
+    known Git source (a chart source holds no values files)."""
+    known = view.names.get("sources", set())
+    charts = {source.name for _, source in view.sources if source.is_chart}
+    found: list[Finding] = []
+    if app.source in charts and app.path not in (".", ""):
+        found.append(Finding((*at, "path"), "an app of a chart source renders the chart: path: ."))
+    for i, item in enumerate(app.helm.values_from if app.helm else []):
+        where: DocPath = (*at, "helm", "valuesFrom", i, "source")
+        if item.source not in known:
+            message = f"no source named '{item.source}'{did_you_mean(item.source, known)}"
+            found.append(Finding(where, message))
+        elif item.source in charts:
+            found.append(Finding(where, f"'{item.source}' is a chart source; values come from Git"))
     return found
 
 
@@ -151,6 +170,10 @@ def _app_targets(index: int, app: App, clusters: Sequence[Cluster]) -> list[Find
     if app.helm is not None:
         templates += [
             ((*at, "helm", "valuesFiles", i), item) for i, item in enumerate(app.helm.values_files)
+        ]
+        templates += [
+            ((*at, "helm", "valuesFrom", i, "path"), item.path)
+            for i, item in enumerate(app.helm.values_from)
         ]
     template_findings = [f for p, t in templates for f in _template_labels(p, t, targets)]
     found += template_findings

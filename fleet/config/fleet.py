@@ -16,6 +16,8 @@ from pydantic import Field, PrivateAttr
 from fleet.config.apps import App
 from fleet.config.base import ConfigModel
 from fleet.config.clusters import Cluster
+from fleet.config.generators import Generator
+from fleet.config.health_checks import HealthChecks
 from fleet.config.issues import ConfigIssue
 from fleet.config.notifications import Notifications
 from fleet.config.projects import Project
@@ -37,9 +39,16 @@ class FleetConfig(ConfigModel):
     projects: list[Project] = Field(default_factory=list)
     #: Allow and deny windows for syncs (see docs/config.md, fleet.config.windows).
     sync_windows: list[SyncWindow] = Field(default_factory=list)
+    #: Templates that make apps from directories or lists (fleet.config.generators).
+    generators: list[Generator] = Field(default_factory=list)
+    #: Fleet-wide Lua health checks, as Argo CD writes them (fleet.config.health_checks).
+    health: HealthChecks = Field(default_factory=HealthChecks)
 
     _file: Path | None = PrivateAttr(default=None)
     _warnings: list[ConfigIssue] = PrivateAttr(default_factory=list)
+    #: Where its includes may reach, and how issues name the file (fleet.config.loader).
+    _root: Path | None = PrivateAttr(default=None)
+    _name: str | None = PrivateAttr(default=None)
 
     @property
     def file(self) -> Path | None:

@@ -20,6 +20,9 @@ from fleet.config.dependency_checks import check_dependency_targets
 from fleet.config.documents import YamlDocument, load_yaml_file
 from fleet.config.files import check_files
 from fleet.config.fleet import FleetConfig
+from fleet.config.generator_checks import check_generators
+from fleet.config.health_checks import check_health_checks
+from fleet.config.includes import merge_includes
 from fleet.config.issues import ConfigError, ConfigIssue, Severity, sort_issues
 from fleet.config.notification_checks import check_notifications
 from fleet.config.project_checks import check_projects
@@ -38,13 +41,21 @@ _SECTIONS: tuple[tuple[str, type[BaseModel]], ...] = (
 
 
 def load_fleet_config(
-    path: Path, *, files: bool = True, missing_files: Severity = "error"
+    path: Path,
+    *,
+    files: bool = True,
+    missing_files: Severity = "error",
+    root: Path | None = None,
+    name: str | None = None,
 ) -> FleetConfig:
     """The config at ``path``; raises ConfigError listing every problem if any is an error.
 
-    Warnings do not stop loading; they are kept on ``config.warnings``.
+    Warnings do not stop loading; they are kept on ``config.warnings``. ``root`` and
+    ``name`` are as for :func:`check_fleet_config`.
     """
-    config, issues = check_fleet_config(path, files=files, missing_files=missing_files)
+    config, issues = check_fleet_config(
+        path, files=files, missing_files=missing_files, root=root, name=name
+    )
     if config is None or any(issue.severity == "error" for issue in issues):
         raise ConfigError(issues)
     config._warnings = issues
@@ -57,15 +68,19 @@ def check_fleet_config(
     files: bool = True,
     missing_files: Severity = "error",
     warn_unbounded: bool = False,
+    root: Path | None = None,
+    name: str | None = None,
 ) -> tuple[FleetConfig | None, list[ConfigIssue]]:
     """The config (None if the schema refused it) and every issue found, in file order.
 
     ``files`` turns the checks of referenced files on or off; ``missing_files`` is the
     severity of a referenced file that does not exist; ``warn_unbounded`` adds a warning
-    for each app that belongs to no project (``fleet validate``).
+    for each app that belongs to no project (``fleet validate``). ``root`` is the
+    directory no ``include:`` may leave (default: the file's own); ``name`` is how
+    issues name the file (default: ``path`` as given).
     """
     try:
-        document = load_yaml_file(path, str(path))
+        document = load_yaml_file(path, name or str(path))
     except ConfigError as exc:
         return None, exc.errors
     issues = list(document.issues)
@@ -76,6 +91,9 @@ def check_fleet_config(
             document.issue((), f"expected a mapping with clusters, sources and apps, got {shown}")
         )
         return None, sort_issues(issues)
+    document, included_issues = merge_includes(document, path, root or path.absolute().parent)
+    issues += included_issues
+    data = document.data
     context = {"base_dir": path.absolute().parent}
     config: FleetConfig | None
     try:
@@ -104,9 +122,15 @@ def check_fleet_config(
         findings += check_dependency_targets(whole, [c for _, c in view.clusters])
     if files:
         findings += check_files(view, missing_files)
+    if config is not None and config.generators:
+        findings += check_generators(config, context)
+    if config is not None:
+        sources = view.names.get("sources", set())
+        findings += check_health_checks(config.health, sources, files, missing_files)
     issues += [document.issue(f.path, f.message, severity=f.severity) for f in findings]
     if config is not None:
         config._file = path
+        config._root, config._name = root, name
     return config, sort_issues(issues)
 
 
@@ -170,6 +194,17 @@ def _names(entries: Any) -> set[str]:
     if not isinstance(entries, list):
         return set()
     return {e["name"] for e in entries if isinstance(e, dict) and isinstance(e.get("name"), str)}
+
+
+def config_document(config: FleetConfig) -> YamlDocument | None:
+    """The document a loaded config came from, includes merged: issues found later (a
+    generator's, at run time) point at the file, line and column they were written at."""
+    path = config.file
+    if path is None:
+        return None
+    document = load_yaml_file(path, config._name or str(path))
+    merged, _ = merge_includes(document, path, config._root or path.absolute().parent)
+    return merged
 
 
 def document_of(path: Path) -> YamlDocument:

@@ -57,6 +57,8 @@ EVENT_KINDS: tuple[str, ...] = (
     "sync_held",
     "suspended",
     "resumed",
+    "generator_held",
+    "generator_failed",
 )
 
 #: Placeholders of a link template; values are URL-encoded when filled in.

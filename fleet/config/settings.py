@@ -37,7 +37,9 @@ from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from fleet.config.api_tokens import ApiToken, check_token_names, legacy_token, refuse_empty_path
+from fleet.config.config_source import ConfigSource, resolve_config_source_paths
 from fleet.config.documents import YamlDocument, load_yaml_file
+from fleet.config.high_availability import HaSettings, resolve_ha_paths
 from fleet.config.issues import ConfigError, ConfigIssue
 from fleet.config.render_settings import RenderSettings
 from fleet.config.schema_errors import describe_error, is_echo, issue_for_error
@@ -129,6 +131,8 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=default_state_dir)
     #: The fleet config the daemon runs (``fleet run --config`` overrides it).
     config: Path | None = None
+    #: The fleet config from Git instead of a local file (fleet.config.config_source).
+    config_source: ConfigSource | None = None
     #: Where the HTTP API listens: HOST:PORT or unix:PATH. Loopback by default.
     api_address: str = "127.0.0.1:8787"
     #: File holding a bearer token with every scope (``default`` in the audit log).
@@ -169,11 +173,28 @@ class Settings(BaseSettings):
     #: A webhook delivery id is refused when seen again within this window, and a
     #: delivery signed with a timestamp older than it is refused as stale.
     webhook_replay_window: PositiveDuration = timedelta(minutes=10)
+    #: The dashboard links each sync to its trace with this URL; ``{trace_id}`` is
+    #: replaced by the sync's trace id (e.g. https://tempo.example/trace/{trace_id}).
+    dashboard_trace_url: str | None = None
+    #: High availability: leader election through a Lease and a replicated history
+    #: (fleet.config.high_availability; docs/deploy.md). Unset: one instance, always active.
+    ha: HaSettings | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("dashboard_trace_url")
+    @classmethod
+    def _trace_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("https://", "http://")):
+            raise ValueError(f"dashboard_trace_url must be an http(s) URL, got {value[:80]!r}")
+        if "{trace_id}" not in value:
+            raise ValueError("dashboard_trace_url must contain {trace_id}, replaced by the id")
+        return value
 
     @field_validator("api_address")
     @classmethod
@@ -199,6 +220,16 @@ class Settings(BaseSettings):
                 {"address": self.api_address, "at": "api_address"},
             )
         check_token_names(self.api_tokens, self.api_token_file is not None)
+        return self
+
+    @model_validator(mode="after")
+    def _one_config(self) -> Self:
+        if self.config is not None and self.config_source is not None:
+            raise PydanticCustomError(
+                "conflict",
+                "give config (a local file) or config_source (a Git repository), not both",
+                {"at": "config_source"},
+            )
         return self
 
     @property
@@ -272,6 +303,12 @@ def load_settings(path: Path | None = None) -> Settings:
 def _resolve_paths(data: dict[str, Any], base: Path) -> dict[str, Any]:
     for key in _PATH_KEYS:
         data[key] = _resolved(data.get(key), base)
+    if "config_source" in data:
+        data["config_source"] = resolve_config_source_paths(
+            data["config_source"], lambda value: value if value is None else _resolved(value, base)
+        )
+    if "ha" in data:
+        data["ha"] = resolve_ha_paths(data["ha"], lambda value: _resolved(value, base))
     tokens = data.get("api_tokens")
     if isinstance(tokens, list):
         data["api_tokens"] = [

@@ -7,6 +7,10 @@ path serve the fleet's desired state), or an HTTPS token, or a username and pass
 (never sent over plain ``http://`` unless ``auth.allowInsecureHttp`` says so).
 ``verify`` lists the keys whose commit signatures are trusted; with it, an unsigned or
 untrusted commit is never deployed.
+
+``tag`` may be a version range (``">=1.4.0 <2.0.0"``, ``^1.2``, ``1.2.x``; Helm's
+syntax, fleet.engine.semver): each poll follows the highest tag it matches. A source
+with ``chart:`` instead of ``url`` is a Helm chart source (fleet.config.chart_sources).
 """
 
 from __future__ import annotations
@@ -20,8 +24,10 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from fleet.config.base import ConfigModel
+from fleet.config.chart_sources import ChartRef
 from fleet.config.issues import DocPath
 from fleet.config.types import FilePath, Name, PositiveDuration
+from fleet.engine.semver import Constraint, ConstraintError, is_range
 
 Transport = Literal["file", "http", "https", "ssh", "git"]
 
@@ -121,7 +127,7 @@ class SourceVerify(ConfigModel):
 
 class Source(ConfigModel):
     name: Name
-    url: str
+    url: str | None = None
     branch: str | None = None
     tag: str | None = None
     commit: str | None = None
@@ -129,10 +135,14 @@ class Source(ConfigModel):
     interval: PositiveDuration | None = None
     auth: SourceAuth = Field(default_factory=SourceAuth)
     verify: SourceVerify | None = None
+    #: A Helm chart from a chart repository or OCI registry instead of a Git repository.
+    chart: ChartRef | None = None
 
     @field_validator("url")
     @classmethod
-    def _fetchable_url(cls, value: str) -> str:
+    def _fetchable_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         transport = transport_of(value)
         if transport is None:
             raise PydanticCustomError(
@@ -153,6 +163,14 @@ class Source(ConfigModel):
     @field_validator("branch", "tag")
     @classmethod
     def _ref_name(cls, value: str | None) -> str | None:
+        if value is not None and is_range(value):
+            try:
+                Constraint.parse(value)
+            except ConstraintError as error:
+                raise PydanticCustomError(
+                    "range", "invalid tag range: {error}", {"error": str(error)}
+                ) from None
+            return value
         if value is not None and (
             not value or value.startswith(("-", "/", "refs/")) or ".." in value or " " in value
         ):
@@ -176,6 +194,12 @@ class Source(ConfigModel):
 
     @model_validator(mode="after")
     def _exactly_one_ref_and_matching_auth(self) -> Self:
+        if self.chart is not None:
+            return self._chart_source()
+        if self.url is None:
+            raise _conflict("say where the source is: url (Git) or chart (Helm)", "url")
+        if self.branch is not None and is_range(self.branch):
+            raise _conflict("a version range is for tag, not branch", "branch")
         given = [key for key in ("branch", "tag", "commit") if getattr(self, key) is not None]
         if len(given) > 1:
             raise _conflict(
@@ -210,8 +234,46 @@ class Source(ConfigModel):
             )
         return self
 
+    def _chart_source(self) -> Self:
+        assert self.chart is not None
+        extra = [k for k in ("url", "branch", "tag", "commit", "verify") if getattr(self, k)]
+        if extra:
+            raise _conflict(
+                f"a chart source takes no {', '.join(extra)} (the chart's version range "
+                "says what to deploy)",
+                extra[0],
+            )
+        if self.auth.uses_ssh:
+            raise _conflict("a chart source takes tokenFile or usernameFile/passwordFile", "auth")
+        if self.chart.insecure and self.auth.uses_http and not self.auth.allow_insecure_http:
+            raise _conflict(
+                f"source {self.name} would send its credentials over plain HTTP, where anyone "
+                "on the path can read them: use https:// (or, on a network you trust, set "
+                "auth.allowInsecureHttp: true)",
+                "chart",
+            )
+        return self
+
+    @property
+    def is_chart(self) -> bool:
+        return self.chart is not None
+
+    @property
+    def location(self) -> str:
+        """The Git URL or the chart repository, as written."""
+        if self.chart is not None:
+            return self.chart.repository
+        assert self.url is not None
+        return self.url
+
+    @property
+    def tag_range(self) -> str | None:
+        """The tag setting when it is a version range (``>=1.4.0 <2.0.0``)."""
+        return self.tag if self.tag is not None and is_range(self.tag) else None
+
     @property
     def transport(self) -> Transport:
+        assert self.url is not None, "a chart source has no Git transport"
         transport = transport_of(self.url)
         assert transport is not None  # checked by the URL validator
         return transport
@@ -238,6 +300,8 @@ class Source(ConfigModel):
     def credential_files(self) -> list[tuple[DocPath, Path]]:
         """(path in the source entry, file) of every file it needs: auth, trusted keys."""
         files = [(("auth", *key), path) for key, path in self.auth.files()]
+        if self.chart is not None and self.chart.ca_file is not None:
+            files.append((("chart", "caFile"), self.chart.ca_file))
         if self.verify is not None:
             files += [(("verify", *key), path) for key, path in self.verify.files()]
         return files

@@ -38,6 +38,9 @@ class HoldKind(StrEnum):
     SUSPENDED = "suspended"
     WINDOW = "window"
     DEPENDENCY = "dependency"
+    #: The app's generator is held by its prune guard, and its removal would delete the
+    #: app: it waits for ``fleet sync GENERATOR --confirm-prune`` (fleet.runtime.holds).
+    GENERATOR = "generator"
 
 
 @dataclass(frozen=True, slots=True)

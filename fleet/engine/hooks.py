@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from fleet.engine.annotations import Phase
-from fleet.engine.health import HealthStatus, assess
+from fleet.engine.health import CustomHealth, HealthStatus, assess
 from fleet.engine.health.fields import condition_is, section
 from fleet.model import annotations as names
 from fleet.model.health_rules import HealthRuleSet
@@ -42,7 +42,11 @@ class HookState:
     message: str = ""
 
 
-def hook_state(obj: Mapping[str, Any], rule_sets: tuple[HealthRuleSet, ...] = ()) -> HookState:
+def hook_state(
+    obj: Mapping[str, Any],
+    rule_sets: tuple[HealthRuleSet, ...] = (),
+    custom: CustomHealth | None = None,
+) -> HookState:
     """Whether a hook has completed. Job conditions count only with status True."""
     ref = ObjectRef.of(dict(obj))
     if (ref.group, ref.kind) == ("batch", "Job"):
@@ -61,7 +65,7 @@ def hook_state(obj: Mapping[str, Any], rule_sets: tuple[HealthRuleSet, ...] = ()
         if phase == "Failed":
             return HookState(HookOutcome.FAILED, message or "Pod failed")
         return HookState(HookOutcome.RUNNING, message or f"Pod is {phase or 'pending'}")
-    health = assess(obj, rule_sets)
+    health = assess(obj, rule_sets, custom)
     if health.status is HealthStatus.HEALTHY:
         return HookState(HookOutcome.SUCCEEDED, health.message)
     if health.status is HealthStatus.DEGRADED:

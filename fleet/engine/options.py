@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fleet.engine.bounds import ProjectBounds
+from fleet.engine.health import CustomHealth
 from fleet.engine.retry import RetryPolicy
 from fleet.model.health_rules import HealthRuleSet
 from fleet.model.ignore_differences import IgnoreDifference
@@ -57,6 +58,8 @@ class SyncOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     ignore_differences: tuple[IgnoreDifference, ...] = ()
     health_rules: tuple[HealthRuleSet, ...] = ()
+    #: Fleet-wide custom checks (the Lua ones), after the app's rules, before built-ins.
+    custom_health: CustomHealth | None = None
     #: Key for the digests that stand in for Secret values in diffs (per installation).
     secret_digest_key: bytes = b""
     #: The app's project: what it may write (None: unbounded, fleet.engine.bounds).

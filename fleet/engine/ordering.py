@@ -89,12 +89,14 @@ class SyncTask:
     type: TaskType
     settings: ObjectSettings
     manifest: Manifest | None = None
-    #: The name to sort by: the object's name, or its generateName while it has none.
+    #: The name to sort by: the object's name, or for a hook named by ``generateName`` that
+    #: prefix, also once the sync has given it a name (so previews and syncs agree).
     sort_name: str = ""
     #: ``group/Kind/namespace/name``: names the object in action ids (a str caches its hash).
     key: str = field(init=False, repr=False, compare=False)
-    #: Phase, wave, kind rank, name, then kind, group, namespace and type to make it total.
-    order: tuple[int, int, int, str, str, str, str, str] = field(
+    #: Phase, wave, kind rank, name, then kind, group, namespace, type and the object's own
+    #: name (a generated one) to make it total.
+    order: tuple[int, int, int, str, str, str, str, str, str] = field(
         init=False, repr=False, compare=False
     )
 
@@ -110,6 +112,7 @@ class SyncTask:
             ref.group,
             ref.namespace,
             str(self.type),
+            ref.name,
         )
         object.__setattr__(self, "order", order)
 
@@ -117,7 +120,7 @@ class SyncTask:
     def step(self) -> tuple[Phase, int]:
         return self.phase, self.wave
 
-    def sort_key(self) -> tuple[int, int, int, str, str, str, str, str]:
+    def sort_key(self) -> tuple[int, int, int, str, str, str, str, str, str]:
         return self.order
 
 

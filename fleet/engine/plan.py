@@ -195,7 +195,7 @@ class _Planner(NamespaceFirst, StepPlanner):
             action_id = f"cleanup {key(ref)}"
             if obj is None or action_id in self.records:
                 continue
-            outcome = hook_state(obj, self.options.health_rules).outcome
+            outcome = hook_state(obj, self.options.health_rules, self.options.custom_health).outcome
             policies = task.settings.delete_policies
             delete = (
                 outcome is HookOutcome.SUCCEEDED and DeletePolicy.HOOK_SUCCEEDED in policies

@@ -315,14 +315,19 @@ def _plan_desired(
             if task.type is TaskType.HOOK:
                 ref = instance_ref(manifest, inp.revision, task.phase, inp.progress.started_at)
                 hook_sources[ref, task.phase] = hook_source(inp.app, manifest, task.phase)
-                task = SyncTask(ref, task.phase, task.wave, task.type, settings, manifest, ref.name)
+                # Sorted by its generateName, not the generated name: the same key
+                # `fleet render` and `fleet plan` use (apply_order), and one that does not
+                # change with the revision or the sync's start time.
+                task = replace(task, ref=ref)
             else:
                 desired_refs.add(task.ref)
             tasks.append(task)
     if namespace_task is not None:
         tasks.append(namespace_task)
     ordered = order_tasks(tasks)
-    sync_waves = [t.wave for t in ordered if t.phase is Phase.SYNC]
+    # PruneLast's wave counts the waves as written, before Namespaces and CRDs move ahead
+    # of their first object (as Argo CD does), so both report the same wave.
+    sync_waves = [t.wave for t in tasks if t.phase is Phase.SYNC]
     first_task: dict[str, SyncTask] = {}
     for task in ordered:
         first_task.setdefault(task.key, task)  # a hook in several phases is one object

@@ -20,7 +20,7 @@ from fleet.engine.actions import (
 )
 from fleet.engine.annotations import DeletePolicy, Phase
 from fleet.engine.decisions import Batch
-from fleet.engine.health import HealthStatus, assess
+from fleet.engine.health import Health, HealthStatus, assess
 from fleet.engine.hooks import HookOutcome, hook_state, instance_body
 from fleet.engine.ordering import SyncTask, TaskType
 from fleet.engine.planner_state import Outcome, PlannerState, key
@@ -169,13 +169,16 @@ class StepPlanner(PlannerState):
             self._hook_index = index
         return sorted(self._hook_index.get(source, ()), key=lambda pair: pair[0])
 
+    def _assess(self, obj: Obj) -> Health:
+        return assess(obj, self.options.health_rules, self.options.custom_health)
+
     def _crd_not_established(
         self, step: Step, crd: ObjectRef, step_failures: list[Failure]
     ) -> Batch | str | None:
         """A wait while the CRD applied by this sync is not yet established: its custom
         resources cannot be written before the API server serves their kind."""
         live = self.inp.live.get(crd)
-        health = assess(live, self.options.health_rules) if live is not None else None
+        health = self._assess(live) if live is not None else None
         if health is not None and health.status is HealthStatus.HEALTHY:
             return None
         wait_id = f"wait-crd {step.key} {crd.name}"
@@ -249,7 +252,7 @@ class StepPlanner(PlannerState):
                 if obj is None:
                     waiting["hooks"].append((task.ref, "not seen yet"))
                     continue
-                hook = hook_state(obj, self.options.health_rules)
+                hook = hook_state(obj, self.options.health_rules, self.options.custom_health)
                 if hook.outcome is HookOutcome.FAILED:
                     failures.append(
                         Failure(Reason.HOOK_FAILED, hook.message, task.ref, phase, wave)
@@ -260,7 +263,7 @@ class StepPlanner(PlannerState):
             if obj is None:
                 waiting["health"].append((task.ref, "Missing: not seen yet"))
                 continue
-            health = assess(obj, self.options.health_rules)
+            health = self._assess(obj)
             if health.status is HealthStatus.DEGRADED:
                 failures.append(Failure(Reason.DEGRADED, health.message, task.ref, phase, wave))
             elif health.status not in (HealthStatus.HEALTHY, HealthStatus.SUSPENDED):

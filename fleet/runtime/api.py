@@ -21,9 +21,11 @@ from fleet.adapters.telemetry.metrics import AppClusterState, FleetState
 from fleet.engine import compare
 from fleet.engine.hooks import stamp
 from fleet.runtime.daemon_state import DaemonState
+from fleet.runtime.fleet_view import fleet_overview
 from fleet.runtime.holds import HoldBoard, HoldRefused
 from fleet.runtime.mailbox import Trigger
 from fleet.runtime.plan import PlanScope
+from fleet.runtime.resource_tree import resource_trees
 from fleet.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -46,9 +48,19 @@ class DaemonApiAnswers(DaemonState):
             for n, p in self.pollers.items()
             if not p.fetched_once.is_set()
         ]
+        if not self.config_state.loaded:
+            reasons.append("no fleet config from the config source yet")
         if self._stopping:
             reasons.append("stopping")
         return not reasons, reasons
+
+    def config_status(self) -> JSON:
+        """``GET /api/v1/config``: the config in force, where from, the newest refusal."""
+        return self.config_state.as_json()
+
+    def generators(self) -> list[JSON]:
+        """``GET /api/v1/generators`` (fleet.runtime.generation)."""
+        return self.generated.as_json(self.generated.written or self.config)
 
     async def status(self) -> list[JSON]:
         return [slot.worker.status.as_json() for _, slot in sorted(self.workers.items())]
@@ -112,6 +124,43 @@ class DaemonApiAnswers(DaemonState):
             return  # recorded between the caller's query and now
         await changed.wait()
 
+    async def last_event_id(self) -> int:
+        assert self.store is not None
+        return await self.store.last_event_id()
+
+    async def fleet_overview(self) -> JSON:
+        """Clusters, waves and commit subjects for the Fleet page (fleet.runtime.fleet_view)."""
+        if self.config is None:
+            raise ApiError(503, "the daemon is still starting")
+        return await fleet_overview(self.config, self.clusters, await self.status(), self.commits)
+
+    async def resource_tree(self, app: str, cluster: str | None) -> list[JSON]:
+        """The app's resource tree on each cluster (fleet.runtime.resource_tree)."""
+        return await resource_trees(self._workers_of(app, cluster))
+
+    async def commit(self, app: str, sha: str) -> JSON:
+        """A commit of the app's source: its message and author."""
+        self._workers_of(app, None)  # 404 for an unknown app
+        found = await self.commits.describe(app, sha)
+        if found is None:
+            raise ApiError(404, f"no commit {sha[:40]!r} in the source of app {app}")
+        return found
+
+    async def refresh(self, app: str, cluster: str | None) -> JSON:
+        """Fetch the app's sources and compare the app with its clusters again now (no
+        sync is forced: an automated app syncs if the comparison or a new commit says
+        so, as after a poll); such a sync is recorded with the trigger ``refresh``."""
+        workers = self._workers_of(app, cluster)
+        if workers:
+            own = workers[0].app
+            for name in (own.source, *own.values_sources()):
+                poller = self.pollers.get(name)
+                if poller is not None:
+                    poller.poke("refresh")
+        for worker in workers:
+            worker.mailbox.post(Trigger("refresh", detail="refresh"))
+        return {"app": app, "refreshed": [w.cluster.name for w in workers]}
+
     async def trigger_sync(
         self,
         app: str,
@@ -125,6 +174,8 @@ class DaemonApiAnswers(DaemonState):
     ) -> JSON:
         assert self.store is not None
         assert self.config is not None
+        if any(g.name == app for g in self.config.generators):
+            return self._confirm_generator(app, confirm_prune)
         workers = self._workers_of(app, cluster)
         if self._holds is not None and not dry_run:
             # Suspended, a closed window, a dependency not ready: refused, not queued.
@@ -155,6 +206,17 @@ class DaemonApiAnswers(DaemonState):
             for name, trigger in posted
         ]
         return {"app": app, "queued": queued}
+
+    def _confirm_generator(self, name: str, confirm_prune: bool) -> JSON:
+        """``fleet sync GENERATOR --confirm-prune``: let a held generator remove its apps."""
+        held = self.generated.held.get(name)
+        if held is None:
+            raise ApiError(409, f"generator {name} is not held: nothing to confirm")
+        if not confirm_prune:
+            raise ApiError(409, f"{held} (add --confirm-prune)")
+        self.generated.confirm(name)
+        log.warning("generator %s: removal confirmed by a user", name)
+        return {"generator": name, "confirmed": True, "was": held}
 
     async def suspend(self, app: str | None, cluster: str | None, reason: str) -> JSON:
         """``fleet suspend`` / ``fleet cluster suspend`` (fleet.runtime.holds)."""
@@ -216,9 +278,13 @@ class DaemonApiAnswers(DaemonState):
         keys = {repository_key(url) for url in push.repository_urls}
         poked = []
         for name, poller in self.pollers.items():
-            if not keys or repository_key(poller.source.url) in keys:
+            if not keys or repository_key(poller.source.location) in keys:
                 poller.poke()
                 poked.append(name)
+        watcher = self.config_watcher
+        if watcher is not None and (not keys or repository_key(watcher.url) in keys):
+            watcher.poke()
+            poked.append(watcher.source.name)
         return {"sources": poked}
 
     def metrics(self) -> tuple[bytes, str]:

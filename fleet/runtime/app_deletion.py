@@ -13,12 +13,48 @@ from typing import TYPE_CHECKING
 
 import anyio
 
+from fleet.adapters.git import GitError
 from fleet.engine import Succeeded, Verdict
+from fleet.model.refs import ObjectRef
+from fleet.runtime import values_from
+from fleet.runtime.comparison import watched_kinds
+from fleet.runtime.desired import DesiredStateError
 from fleet.runtime.executor import SyncExecutor, SyncJob
 from fleet.runtime.journal import SyncJournal
 
 if TYPE_CHECKING:
     from fleet.runtime.worker import Worker
+
+
+async def _watch_owned_kinds(worker: Worker, inventory: frozenset[ObjectRef]) -> None:
+    """Make the cluster cache list the kinds the app owns before pruning them.
+
+    A worker that never reconciled (an app that left the config at start, such as a
+    generated app whose folder vanished while the daemon was down) has not asked for
+    them: the prune would find nothing live and delete nothing. Its last synced
+    revision, rendered again, says which kinds (and versions) those are.
+    """
+    if worker.desired.manifests:
+        return
+    ctx = worker.ctx
+    synced = await ctx.store.history(
+        app=worker.app.name, cluster=worker.cluster.name, result="Succeeded", limit=1
+    )
+    if not synced:
+        return
+    try:
+        revision = await values_from.resolve(
+            ctx.builder, worker.config, worker.app, synced[0].revision
+        )
+        await worker.desired.render(ctx.builder, worker.app, worker.cluster, revision)
+    except (GitError, DesiredStateError, KeyError):
+        return  # the prune then works from what the cache already lists
+    runtime = worker.runtime
+    kinds = watched_kinds(
+        worker.desired.manifests, inventory, runtime.cache.objects_of(worker.app.name)
+    )
+    runtime.ensure_kinds(kinds)
+    await runtime.wait_listed(kinds, patience=15.0)
 
 
 async def delete_objects(worker: Worker) -> bool:
@@ -27,6 +63,7 @@ async def delete_objects(worker: Worker) -> bool:
     if not inventory:
         return True
     app, cluster = worker.app.name, worker.cluster.name
+    await _watch_owned_kinds(worker, inventory)
     options = worker.options(prune=True, allow_empty=True, confirm_prune=True)
     store = worker.ctx.store
     revision = worker.status.revision or "-"
@@ -45,7 +82,12 @@ async def delete_objects(worker: Worker) -> bool:
     verdict: Verdict | None = None
     try:
         verdict = await SyncExecutor(
-            job, runtime.client, runtime.cache, journal, clock=worker.ctx.clock
+            job,
+            runtime.client,
+            runtime.cache,
+            journal,
+            clock=worker.ctx.clock,
+            fence=worker.ctx.fence,
         ).run()
     finally:
         with anyio.CancelScope(shield=True):

@@ -18,12 +18,15 @@ from typing import Any
 import anyio
 
 from fleet.adapters.git import Revision
+from fleet.adapters.health.validation import refuse_uncompilable_lua
 from fleet.adapters.kube.client import ClusterClient, Limits
 from fleet.adapters.kube.connection import ClusterEndpoint
 from fleet.config import Cluster, ConfigError, FleetConfig, load_fleet_config
+from fleet.runtime import values_from
 from fleet.runtime.clusters import ClusterRuntime
 from fleet.runtime.daemon_state import DaemonState, WorkerSlot
 from fleet.runtime.desired import DesiredStateBuilder, git_timeouts
+from fleet.runtime.health_checks import configure_health_checks, health_source_moved
 from fleet.runtime.mailbox import Trigger
 from fleet.runtime.sources import SourcePoller
 from fleet.runtime.worker import SyncOutcome, Worker
@@ -46,6 +49,10 @@ class FleetAssembly(DaemonState):
     """Builds the running parts from a config, and rebuilds what a reload changed."""
 
     async def _build(self, config: FleetConfig) -> None:
+        async with self.generated.lock:  # not while generators rebuild (_regenerate)
+            await self._build_now(config)
+
+    async def _build_now(self, config: FleetConfig) -> None:
         assert self._tasks is not None
         assert self._ctx is not None
         assert self._rollouts is not None
@@ -160,12 +167,13 @@ class FleetAssembly(DaemonState):
             self._poller_scopes[source.name] = scope
             self._tasks.start_soon(self._run_poller, scope, poller)
         self.config = config
+        await configure_health_checks(self._ctx, config, self.pollers, self._tasks)
         # An app this reload added starts from the commit its source is at now, without
         # waiting for the next one (a rollout ignores a commit it already has).
         for app in config.apps:
-            poller_now = self.pollers.get(app.source)
-            if poller_now is not None and poller_now.revision is not None:
-                self._rollouts.new_revision(app.name, poller_now.revision, "config")
+            now = values_from.latest(app, {n: p.revision for n, p in self.pollers.items()})
+            if now is not None:
+                self._rollouts.new_revision(app.name, now, "config")
 
     async def _run_worker(self, scope: anyio.CancelScope, worker: Worker) -> None:
         with scope:
@@ -176,15 +184,23 @@ class FleetAssembly(DaemonState):
             await poller.run()
 
     async def reload(self) -> bool:
-        """Load the fleet config again; keep the running one if the new one is invalid."""
+        """Load the fleet config again; keep the running one if the new one is invalid.
+
+        With a config source (fleet.runtime.config_source), fetch and check it now."""
+        if self.config_watcher is not None:
+            self.config_watcher.poke(revalidate=True)
+            return True
+        assert self.config_path is not None
         self.notifier.reloading("reloading the fleet config")
         try:
             config = await anyio.to_thread.run_sync(load_fleet_config, self.config_path)
+            await anyio.to_thread.run_sync(refuse_uncompilable_lua, config)
         except ConfigError as error:
             lines = [str(issue) for issue in error.errors]
             log.error(
                 "config reload refused, keeping the running config:\n  %s", "\n  ".join(lines)
             )
+            self.config_state.refused(None, error.errors)
             await self._event(
                 "config_rejected",
                 "; ".join(lines)[:4000],
@@ -194,7 +210,15 @@ class FleetAssembly(DaemonState):
             )
             self.notifier.ready("config reload refused; running the previous config")
             return False
+        await self._apply_config(config, {"file": str(self.config_path)})
+        self.config_state.accepted(None)
+        return True
+
+    async def _apply_config(self, config: FleetConfig, origin: dict[str, Any]) -> None:
+        """Put a checked config in force, rebuilding only what it changed (SIGHUP and
+        the config source share this); ``origin`` goes into the config_reloaded event."""
         assert self._ctx is not None
+        config = await self._with_generated(config)  # generated apps are apps
         builder = DesiredStateBuilder(
             config,
             self.settings.state_dir,
@@ -210,11 +234,8 @@ class FleetAssembly(DaemonState):
         self.notifications.configure(config)
         await old_builder.aclose()
         log.info("config reloaded: %d clusters, %d apps", len(config.clusters), len(config.apps))
-        await self._event(
-            "config_reloaded", "fleet config reloaded", None, None, {"file": str(self.config_path)}
-        )
+        await self._event("config_reloaded", "fleet config reloaded", None, None, origin)
         self.notifier.ready(f"managing {len(self.workers)} app x cluster pairs")
-        return True
 
     async def _app_left(self, worker: Worker, new: FleetConfig) -> None:
         """An app left a cluster: keep its objects, or delete them if its policy says so."""
@@ -247,14 +268,84 @@ class FleetAssembly(DaemonState):
             {"deleted": ok},
         )
 
+    # -- app generators (fleet.runtime.generation) -------------------------------------
+
+    async def _with_generated(self, written: FleetConfig) -> FleetConfig:
+        """``written`` with its generators' apps, listed at the sources' fetched revisions."""
+        assert self._ctx is not None
+        self.generated.written = written
+        revisions = {
+            name: poller.revision
+            for name, poller in self.pollers.items()
+            if poller.revision is not None and poller.source in written.sources
+        }
+        config, issues = await self.generated.expand(written, self._ctx.builder, revisions)
+        await self.generated.report(config, issues, self._event)
+        if self._holds is not None:  # a held removal's apps wait instead of failing
+            self._holds.hold_generated(self.generated.hold_reasons())
+        return config
+
+    async def _first_generated(self, written: FleetConfig) -> FleetConfig:
+        """At start: the apps the generators made before the last stop (SQLite), so that
+        the expansion that follows (``_regenerate``) removes what vanished meanwhile by
+        its deletion policy, as a running daemon would."""
+        assert self.store is not None
+        await self.generated.load(self.store, written)
+        config = self.generated.restored(written)
+        if self._holds is not None:
+            self._holds.hold_generated(self.generated.hold_reasons())
+        return config
+
+    async def _regenerate(self) -> None:
+        """A generator's source moved (or a held removal was confirmed): rebuild what the
+        generated apps changed, as a reload would."""
+        async with self.generated.lock:
+            written = self.generated.written
+            if written is None or self.config is None or self._stopping or self._ctx is None:
+                return
+            config = await self._with_generated(written)
+            if config.apps == self.config.apps:
+                return
+            self._ctx.builder.config = config
+            before = {app.name for app in self.config.apps}
+            await self._build_now(config)
+            now = {app.name for app in config.apps}
+            log.info(
+                "generated apps changed: %s added, %s removed",
+                ", ".join(sorted(now - before)) or "none",
+                ", ".join(sorted(before - now)) or "none",
+            )
+
     # -- callbacks ---------------------------------------------------------------------
 
     def _new_revision(self, source: str, revision: Revision, reason: str) -> None:
         assert self.config is not None
         assert self._rollouts is not None
+        if self._ctx is not None and self._tasks is not None:
+            health_source_moved(self._ctx, source, revision, self._tasks)
+        written = self.generated.written
+        if written is not None and self.generated.uses(written, source):
+            # Expand first: an app whose folder the commit removed must not try to sync it.
+            assert self._tasks is not None
+            self._tasks.start_soon(self._regenerate_then_release, source, reason)
+            return
+        self._release(source, reason)
+
+    async def _regenerate_then_release(self, source: str, reason: str) -> None:
+        await self._regenerate()
+        if self.config is not None and self._rollouts is not None and not self._stopping:
+            self._release(source, reason)
+
+    def _release(self, source: str, reason: str) -> None:
+        assert self.config is not None
+        assert self._rollouts is not None
+        fetched = {name: poller.revision for name, poller in self.pollers.items()}
         for app in self.config.apps:
-            if app.source == source:
-                self._rollouts.new_revision(app.name, revision, reason)
+            if app.source == source or source in app.values_sources():
+                # With helm.valuesFrom, the app's revision pairs its sources' (values_from).
+                composed = values_from.latest(app, fetched)
+                if composed is not None:
+                    self._rollouts.new_revision(app.name, composed, reason)
 
     def _report(self, outcome: SyncOutcome) -> None:
         if self._rollouts is not None:

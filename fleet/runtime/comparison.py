@@ -34,6 +34,7 @@ from fleet.model.manifests import Manifest
 from fleet.model.refs import ObjectRef
 from fleet.runtime.clusters import ClusterRuntime
 from fleet.runtime.desired import DesiredStateBuilder, DesiredStateError
+from fleet.runtime.health_ready import prepare_health
 from fleet.runtime.host_secrets import host_fingerprint
 
 #: Confirmed answers kept before the memory starts over.
@@ -174,7 +175,13 @@ class LiveComparer:
                 continue
             out_of_sync.append(f"{ref} (to prune)")
             heal_needed = heal_needed or stale.prune
-        health = app_health(((m.ref, cache.get(m.ref)) for m in tracked), options.health_rules)
+        judged = [(m.ref, cache.get(m.ref)) for m in tracked]  # the versions prepared
+        await prepare_health(options.custom_health, (live for _, live in judged))
+        health = app_health(
+            judged,
+            options.health_rules,
+            options.custom_health,
+        )
         sync = "OutOfSync" if out_of_sync else "Synced"
         return Comparison(out_of_sync, sync, str(health.status), heal_needed)
 

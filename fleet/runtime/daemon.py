@@ -5,7 +5,8 @@ a watch set per cluster, a worker per (app, cluster), a poller per source and th
 rollout coordinator. Signals: SIGTERM/SIGINT stop gracefully (syncs in flight get up to
 ``shutdown_timeout`` to finish, then are recorded Interrupted); SIGHUP reloads the fleet
 config, replacing only the workers whose app, cluster or source changed, and keeps the
-old config when the new one is invalid.
+old config when the new one is invalid (with ``config_source``, the config comes from Git
+and SIGHUP fetches it now: fleet.runtime.config_source).
 
 This module holds the lifecycle (run, signals, stop, retention, memory); building and
 reloading live in fleet.runtime.assembly, the HTTP API's answers in fleet.runtime.api,
@@ -21,18 +22,23 @@ import secrets
 import signal
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import anyio
 
+from fleet.adapters.health.validation import refuse_uncompilable_lua
 from fleet.adapters.http.address import ApiAddress
+from fleet.adapters.http.dashboard import DashboardOptions
 from fleet.adapters.http.routes import ApiAccess
 from fleet.adapters.http.server import build_app, serve
 from fleet.adapters.store import DEFAULT_FILE_NAME, AsyncHistoryStore
 from fleet.adapters.store.files import private_directory
-from fleet.config import Settings, load_fleet_config
+from fleet.config import FleetConfig, Settings, load_fleet_config
 from fleet.runtime.api import DaemonApiAnswers
 from fleet.runtime.assembly import FleetAssembly
+from fleet.runtime.config_source import config_watcher_for
 from fleet.runtime.desired import DesiredStateBuilder, git_timeouts
+from fleet.runtime.high_availability import HighAvailability
 from fleet.runtime.holds import HoldBoard
 from fleet.runtime.host_watch import watch_host_files
 from fleet.runtime.rollout_api import RolloutApi
@@ -45,9 +51,14 @@ log = logging.getLogger(__name__)
 class Daemon(FleetAssembly, DaemonApiAnswers):
     """Runs until stopped; also answers the HTTP API (it implements ``DaemonApi``)."""
 
-    def __init__(self, settings: Settings, config_path: Path) -> None:
+    def __init__(self, settings: Settings, config_path: Path | None) -> None:
         super().__init__(settings, config_path)
+        #: Leader election and replication, when the settings ask for them.
+        self._ha: HighAvailability | None = None
         self.telemetry.metrics.watch_state(self._metric_state)
+        self.config_watcher = config_watcher_for(settings, self.config_state, self._event)
+        if self.config_watcher is not None:
+            self.config_watcher.apply = self._apply_config_commit
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -57,15 +68,39 @@ class Daemon(FleetAssembly, DaemonApiAnswers):
 
     async def _run(self) -> None:
         settings = self.settings
-        self.config = load_fleet_config(self.config_path)
+        if self.config_path is not None:
+            self.config = refuse_uncompilable_lua(load_fleet_config(self.config_path))
         # Everything loaded so far lives as long as the daemon: keep the collector off it.
         gc.freeze()
         state_dir = settings.state_dir
         access = ApiAccess.from_settings(settings)  # unreadable or empty token files stop here
         private_directory(state_dir)  # 0700 whatever the umask
         self._secret_key = _secret_digest_key(state_dir)
-        async with await AsyncHistoryStore.open(state_dir / DEFAULT_FILE_NAME) as store:
+        if settings.ha is None:
+            await self._run_active(access)
+            return
+        # One of several instances: stand by until this one leads (high_availability.py).
+        db_path = state_dir / DEFAULT_FILE_NAME
+        async with HighAvailability.open(settings, self.config, db_path) as ha:
+            self._ha = ha
+            waited = await ha.stand_by(ApiAddress.parse(settings.api_address))
+            log.info("leading as %s after %.1fs on standby", settings.ha.identity, waited)
+            await ha.lead(lambda: self._run_active(access))
+
+    async def _run_active(self, access: ApiAccess) -> None:
+        """The daemon proper: the only instance, or the leader."""
+        settings = self.settings
+        state_dir = settings.state_dir
+        ha = self._ha
+        replicated = ha is not None and ha.litestream is not None
+        async with await AsyncHistoryStore.open(
+            state_dir / DEFAULT_FILE_NAME, autocheckpoint=not replicated
+        ) as store:
             self.store = store
+            if self.config_watcher is not None:  # the first fetch, before anything is built
+                self.config = await self.config_watcher.first_config()
+                store.config_revision = self.config_state.revision_sha
+            assert self.config is not None
             interrupted = await store.interrupted_at_startup()
             for record in interrupted:
                 # The store recorded a sync_interrupted event for each of them.
@@ -106,20 +141,36 @@ class Daemon(FleetAssembly, DaemonApiAnswers):
                     secret_digest_key=self._secret_key,
                     holds=self._holds,
                 )
+                if ha is not None:  # every write inside the leader's term; a takeover
+                    self._ctx.fence = ha.fence  # checks each restored inventory first
+                    self._ctx.takeover = True
                 runner = await serve(
-                    build_app(self, access, store),
+                    build_app(
+                        self,
+                        access,
+                        store,
+                        DashboardOptions(trace_url=settings.dashboard_trace_url),
+                    ),
                     ApiAddress.parse(settings.api_address),
                 )
                 try:
                     self._resume = {
                         (r.app, r.cluster): (r.revision, r.id, r.progress) for r in interrupted
                     }
+                    self.generated.wake = lambda: tasks.start_soon(self._regenerate)
+                    if settings.config_source is not None:  # generated apps' host files too
+                        dirs = settings.config_source.allowed_dirs(settings.state_dir)
+                        self.generated.credential_dirs = dirs
+                    self.config = await self._first_generated(self.config)
                     await self._build(self.config)
+                    tasks.start_soon(self._regenerate)  # expand again, from the restored state
                     tasks.start_soon(self._signals)
                     tasks.start_soon(self._retention)
                     tasks.start_soon(self._release_memory)
                     every = settings.poll_interval.total_seconds()
                     tasks.start_soon(watch_host_files, self.workers, every)
+                    if self.config_watcher is not None:
+                        tasks.start_soon(self.config_watcher.run)
                     if self.notifier.watchdog_interval is not None:
                         tasks.start_soon(self.notifier.feed_watchdog)
                     self._started = True
@@ -136,6 +187,16 @@ class Daemon(FleetAssembly, DaemonApiAnswers):
                         await runner.cleanup()
                         for runtime in self.clusters.values():
                             await runtime.client.close()
+                        if self.config_watcher is not None:
+                            await self.config_watcher.aclose()
+
+    async def _apply_config_commit(self, config: FleetConfig, origin: dict[str, Any]) -> None:
+        """A config source commit passed its checks: syncs from now on record it."""
+        if self._stopping:
+            return
+        if self.store is not None:
+            self.store.config_revision = origin.get("revision")
+        await self._apply_config(config, origin)
 
     async def _signals(self) -> None:
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as signals:

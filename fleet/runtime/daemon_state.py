@@ -23,9 +23,13 @@ from fleet import __version__
 from fleet.adapters.git import Revision
 from fleet.adapters.store import AsyncHistoryStore
 from fleet.adapters.systemd import SystemdNotifier
+from fleet.adapters.telemetry.config_metrics import ConfigMetrics
 from fleet.adapters.telemetry.context import Telemetry
 from fleet.config import FleetConfig, Settings
 from fleet.runtime.clusters import ClusterRuntime
+from fleet.runtime.config_source import ConfigSourceWatcher, ConfigState
+from fleet.runtime.fleet_view import CommitBook
+from fleet.runtime.generation import GeneratedApps
 from fleet.runtime.holds import HoldBoard
 from fleet.runtime.notifications import NotificationDispatcher
 from fleet.runtime.plan import FleetPlanner
@@ -49,8 +53,9 @@ class WorkerSlot:
 class DaemonState:
     """What the daemon holds; ``Daemon`` adds what it does (see the module docstring)."""
 
-    def __init__(self, settings: Settings, config_path: Path) -> None:
+    def __init__(self, settings: Settings, config_path: Path | None) -> None:
         self.settings = settings
+        #: The local config file; None when the config comes from ``config_source``.
         self.config_path = config_path
         self.config: FleetConfig | None = None
         self.store: AsyncHistoryStore | None = None
@@ -76,8 +81,18 @@ class DaemonState:
         #: Answers ``fleet plan`` (dry-runs only; one plan at a time).
         self.planner = FleetPlanner()
         self.telemetry = Telemetry(version=__version__)
+        #: Which fleet config is in force, and the newest refusal (fleet.runtime.config_source).
+        self.config_state = ConfigState(
+            config_path, settings.config_source, ConfigMetrics(self.telemetry.metrics.registry)
+        )
+        #: Follows ``config_source`` when the settings name one (set up by the daemon).
+        self.config_watcher: ConfigSourceWatcher | None = None
+        #: What app generators made, and their holds (fleet.runtime.generation).
+        self.generated = GeneratedApps()
         #: Renders in processes bounded by settings.render; its cache outlives reloads.
         self.renderer = renderer_for(settings)
+        #: Commit subjects and authors the dashboard shows, looked up once each.
+        self.commits = CommitBook(self._resolve_revision)
 
     async def _event(
         self,
@@ -115,7 +130,10 @@ class DaemonState:
         self._events_changed = anyio.Event()
 
     async def _resolve_revision(self, app: str, spec: str) -> Revision:
-        """A revision (commit, tag or branch) of the app's source."""
+        """A revision (commit, tag or branch) of the app's source (and its valuesFrom's)."""
         assert self.config is not None
         assert self._ctx is not None
-        return await self._ctx.builder.resolve(self.config.source_of(self.config.app(app)), spec)
+        from fleet.runtime import values_from
+
+        config = self.config
+        return await values_from.resolve(self._ctx.builder, config, config.app(app), spec)

@@ -138,7 +138,7 @@ def _table(rows: list[dict[str, object]]) -> str:
     return "\n".join(lines)
 
 
-def _walkthrough(directory: Path) -> str:
+def _walkthrough(directory: Path, url: str) -> str:
     d = directory
     return f"""
 The fleet has converged. In another terminal, try:
@@ -159,8 +159,14 @@ The fleet has converged. In another terminal, try:
   # 3. Revert the commit: every cluster goes back.
   git -C {d}/platform revert --no-edit HEAD
 
+Follow it all on the dashboard, {url} (sign in with the token in {d}/api-token).
 The daemon's log is {d}/daemon.log. Press Ctrl-C to stop.
 """
+
+
+def dashboard_url(setup: DemoSetup) -> str:
+    """Where the daemon serves its web dashboard (docs/dashboard.md)."""
+    return f"http://{setup.settings.api_address}/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +209,8 @@ async def run_demo(
             say(f"  kubeconfig: {sim.kubeconfig_path}")
             say(f"  Git repository: {setup.repo}")
             say(f"  fleet config: {setup.config}")
+            say(f"  dashboard: {dashboard_url(setup)}")
+            say(f"    (sign in with the token in {setup.settings.api_token_file})")
             daemon = Daemon(setup.settings, setup.config)
             async with anyio.create_task_group() as tasks:
 
@@ -221,7 +229,7 @@ async def run_demo(
                     await daemon.stop()
                     tasks.cancel_scope.cancel()
                 else:
-                    say(_walkthrough(directory))
+                    say(_walkthrough(directory, dashboard_url(setup)))
                     await _follow(daemon, say)
     finally:
         await log_file.aclose()

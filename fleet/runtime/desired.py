@@ -26,6 +26,7 @@ from pathlib import Path
 import anyio
 from anyio import to_thread
 
+from fleet.adapters.charts import ChartFetcher
 from fleet.adapters.git import (
     PACK_LIMIT,
     RECENT_TREES,
@@ -45,6 +46,8 @@ from fleet.adapters.git import (
 from fleet.adapters.render import HelmOptions, Renderer, RenderError, RenderRequest
 from fleet.config import App, Cluster, FleetConfig, Settings, Source, TemplateError
 from fleet.model.manifests import Manifest
+from fleet.runtime import values_from
+from fleet.runtime.charts import chart_spec, chart_upkeep, render_chart
 from fleet.runtime.host_secrets import secret_stage
 from fleet.runtime.prerender_secrets import render_with_secrets
 from fleet.runtime.secret_decryption import SecretDecryptionError, lease_reader
@@ -66,7 +69,7 @@ def git_spec(source: Source) -> GitSourceSpec:
     auth = source.auth
     return GitSourceSpec(
         name=source.name,
-        url=source.url,
+        url=source.location,
         branch=source.branch,
         tag=source.tag,
         commit=source.commit,
@@ -95,12 +98,12 @@ def _trust(source: Source) -> SignatureTrust | None:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise GitSetupError(
-                source.name, redact_url(source.url), f"cannot read trusted keys {path}: {exc}"
+                source.name, redact_url(source.location), f"cannot read trusted keys {path}: {exc}"
             ) from None
         found = ssh_public_keys(text)
         if not found:
             raise GitSetupError(
-                source.name, redact_url(source.url), f"no SSH public key found in {path}"
+                source.name, redact_url(source.location), f"no SSH public key found in {path}"
             )
         keys += found
     gpg = [*verify.gpg_public_keys]
@@ -216,10 +219,14 @@ class DesiredStateBuilder:
         self._fetched: dict[str, str] = {}
         self._rendered: dict[tuple[str, str], tuple[str, ...]] = {}
         self._prune_lock = anyio.Lock()
+        self.charts = ChartFetcher(state_dir)
+        #: Each source's latest fetched revision (valuesFrom reads them: values_from.py).
+        self.latest: dict[str, Revision] = {}
 
     def remember_wanted_trees(self, previous: DesiredStateBuilder) -> None:
         """Keep wanting the trees the builder this one replaces (a config reload) wanted."""
         self._fetched = {**previous._fetched, **self._fetched}
+        self.latest = {**previous.latest, **self.latest}
         self._rendered = {**previous._rendered, **self._rendered}
 
     async def __aenter__(self) -> DesiredStateBuilder:
@@ -241,8 +248,16 @@ class DesiredStateBuilder:
         return mirror
 
     async def fetch(self, source: Source) -> Revision:
-        """Update the source's mirror; the revision its ref names now (signature checked)."""
+        """Update the source's mirror; the revision its ref names now (signature checked).
+
+        A chart source: the chart version its range picks now (fleet.runtime.charts)."""
+        if source.is_chart:
+            chart = await self.charts.fetch(chart_spec(source, self))
+            self._fetched[source.name] = chart.tree
+            self.latest[source.name] = chart
+            return chart
         revision = await self.mirror(source).fetch()
+        self.latest[source.name] = revision
         self._fetched[source.name] = revision.tree
         return revision
 
@@ -257,11 +272,21 @@ class DesiredStateBuilder:
         A tree being read by a render is never deleted, and one deleted is exported again
         when a render needs it, so this can run at any time.
         """
+        if source.is_chart:
+            return await chart_upkeep(self)
         compaction = await self.mirror(source).compact(self.pack_limit)
         async with self._prune_lock:
             wanted = self.wanted_trees()
             pruned = await to_thread.run_sync(self.trees.prune, wanted, self.recent_trees)
         return Upkeep(compaction, pruned)
+
+    @property
+    def prune_lock(self) -> anyio.Lock:
+        return self._prune_lock
+
+    def chart_rendered(self, app: App, cluster: Cluster, chart: Revision) -> None:
+        """A chart version is being rendered: its unpacked chart stays wanted."""
+        self._rendering(app, cluster, chart.tree)
 
     def _rendering(self, app: App, cluster: Cluster, tree: str) -> None:
         key = (app.name, cluster.name)
@@ -270,32 +295,38 @@ class DesiredStateBuilder:
             self._rendered[key] = (tree, *latest[:1])
 
     async def resolve(self, source: Source, rev_spec: str) -> Revision:
-        """A revision of the (fetched) source by branch, tag or commit id."""
+        """A revision of the (fetched) source by branch, tag or commit id (chart revision id)."""
+        if source.is_chart:
+            return await self.charts.resolve(chart_spec(source, self), rev_spec)
         return await self.mirror(source).resolve(rev_spec)
 
     async def render(self, app: App, cluster: Cluster, revision: Revision) -> DesiredState:
         """The app's objects for the cluster at ``revision``; raises DesiredStateError."""
         source = self.config.source_of(app)
+        if source.is_chart:
+            return await render_chart(self, app, cluster, source, revision)
 
         def failure(message: str, file: str | None = None) -> DesiredStateError:
             return DesiredStateError(
                 app.name, cluster.name, source.name, message, revision.sha, file
             )
 
+        own, _ = values_from.split(revision)  # the app's own commit (valuesFrom apart)
         try:
             path = app.path_for(cluster)
             helm = app.helm_for(cluster)
+            values = await values_from.merged_values(self, app, cluster, revision, helm.values)
         except TemplateError as exc:
             raise failure(str(exc)) from None
+        except values_from.ValuesFromError as exc:
+            raise failure(str(exc), exc.file) from None
         async with AsyncExitStack() as stack:
             try:
                 # Leased for the whole render: a prune meanwhile leaves this tree alone.
-                lease = await stack.enter_async_context(
-                    self.mirror(source).lease_tree(revision.sha)
-                )
+                lease = await stack.enter_async_context(self.mirror(source).lease_tree(own.sha))
             except GitError as exc:
                 raise failure(exc.detail) from None
-            self._rendering(app, cluster, revision.tree)
+            self._rendering(app, cluster, own.tree)
             request = RenderRequest(
                 root=lease.path,
                 path=path,
@@ -303,10 +334,10 @@ class DesiredStateBuilder:
                 namespace=app.namespace,
                 helm=HelmOptions(
                     values_files=list(helm.values_files),
-                    values=helm.values,
+                    values=values,
                     release_name=helm.release_name,
                 ),
-                content_key=revision.tree,
+                content_key=own.tree,
             )
             try:
                 # SOPS inputs (secretGenerator, values files): rendered again, uncached.
@@ -344,12 +375,12 @@ class DesiredStateBuilder:
         """
         apps = list(self.config.apps if apps is None else apps)
         outcome = DesiredStates()
-        used = {app.source for app in apps}
+        used = {name for app in apps for name in (app.source, *app.values_sources())}
 
         async def fetch(source: Source) -> None:
             try:
                 outcome.revisions[source.name] = await self.fetch(source)
-            except GitError as exc:
+            except GitError as exc:  # ChartError too
                 outcome.source_errors[source.name] = exc
 
         async with anyio.create_task_group() as group:
@@ -365,7 +396,7 @@ class DesiredStateBuilder:
 
         async with anyio.create_task_group() as group:
             for app in apps:
-                revision = outcome.revisions.get(app.source)
+                revision = values_from.latest(app, outcome.revisions)
                 if revision is None:
                     continue
                 for cluster in self.config.targets(app):

@@ -19,6 +19,7 @@ import anyio
 from fleet.adapters.git import Revision
 from fleet.engine import RetryPolicy, app_health, backoff_delay
 from fleet.model.refs import ObjectRef
+from fleet.runtime.health_ready import prepare_health
 from fleet.runtime.mailbox import Trigger
 from fleet.runtime.worker_context import about
 
@@ -59,8 +60,13 @@ class DriftWatch:
         self._degraded_reported = True
         worker = self.worker
         cache = worker.runtime.cache
+        options = worker.options()
+        judged = [(m.ref, cache.get(m.ref)) for m in worker.tracked()]
+        await prepare_health(options.custom_health, (live for _, live in judged))
         worst = app_health(
-            ((m.ref, cache.get(m.ref)) for m in worker.tracked()), worker.options().health_rules
+            judged,
+            options.health_rules,
+            options.custom_health,
         )
         await worker.ctx.event(
             "health_degraded",

@@ -50,6 +50,8 @@ from fleet.engine.prepare import created_namespace
 from fleet.model import annotations as names
 from fleet.model.manifests import Manifest
 from fleet.model.refs import ObjectRef
+from fleet.runtime.health_ready import prepare_health
+from fleet.runtime.leadership import Fence
 from fleet.runtime.livecache import LiveCache
 from fleet.runtime.resource_rows import (
     ResourceRow as ResourceRow,  # re-exported: the journal and tests import it from here
@@ -103,8 +105,11 @@ class SyncExecutor:
         max_parallel_writes: int = 16,
         max_wait_slice: float = 5.0,
         settle: float = 0.1,
+        fence: Fence | None = None,
     ) -> None:
         self.job = job
+        #: Every write starts inside the leader's term or not at all (NotLeader).
+        self.fence = fence if fence is not None else Fence(unbounded=True)
         self.client = client
         self.cache = cache
         self.journal = journal
@@ -126,7 +131,9 @@ class SyncExecutor:
         await self._fetch_unknown_desired()
         reported: tuple[Progress, Running] | None = None
         while True:
-            decision = decide(self._input(progress))
+            sync_input = self._input(progress)
+            await prepare_health(self.job.options.custom_health, sync_input.live.values())
+            decision = decide(sync_input)
             if not isinstance(decision, Batch):
                 self._spans.end(decision)
                 return decision
@@ -274,6 +281,8 @@ class SyncExecutor:
     async def _run_batch(self, actions: Sequence[Action]) -> list[ActionResult]:
         results: list[ActionResult] = []
         rows: list[ResourceRow] = []
+        if any(not isinstance(action, DryRun | Wait) for action in actions):
+            self.fence.check()  # a deposed leader starts no write batch
 
         async def run_one(action: Action) -> None:
             async with self._writes:
@@ -293,6 +302,8 @@ class SyncExecutor:
         return results
 
     async def _execute(self, action: Action) -> tuple[ActionResult | None, ResourceRow | None]:
+        if not isinstance(action, DryRun | Wait):
+            self.fence.check()  # and no write queued in the batch starts after the term
         try:
             if isinstance(action, DryRun):
                 return await self._dry_run(action), None
@@ -411,7 +422,9 @@ class SyncExecutor:
     def _hook_outcome(self, live: Obj | None) -> str | None:
         if live is None:
             return None
-        return str(hook_state(live, self.job.options.health_rules).outcome)
+        return str(
+            hook_state(live, self.job.options.health_rules, self.job.options.custom_health).outcome
+        )
 
     async def _release(self, ref: ObjectRef) -> None:
         """Remove fleet's hook finalizer, guarded by resourceVersion against lost updates."""

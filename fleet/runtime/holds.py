@@ -86,6 +86,8 @@ class HoldBoard:
         self._wakes: dict[Key, float] = {}
         #: Workers the rollout holds a revision back from (a window closed at release).
         self._gated: set[Key] = set()
+        #: app -> (generator, why): apps a held generator's removal would delete.
+        self._generated: dict[str, tuple[str, str]] = {}
 
     async def load(self) -> None:
         """Read the suspensions that survived the last run."""
@@ -140,7 +142,40 @@ class HoldBoard:
         )
 
     def check(self, worker: Worker, sync: SyncKind, *, force: bool = False) -> Hold | None:
+        held = self._generator_hold(worker)
+        if held is not None:
+            return held
         return decide(self.inputs(worker), sync, force=force)
+
+    # -- held generators (fleet.runtime.generation) --------------------------------------
+
+    def hold_generated(self, reasons: Mapping[str, tuple[str, str]]) -> None:
+        """The apps held generators would remove now; those let go are woken."""
+        before, self._generated = self._generated, dict(reasons)
+        for (app, _), worker in self._workers.items():
+            if app in before and app not in self._generated:
+                worker.mailbox.post(Trigger("poll", detail="its generator is no longer held"))
+
+    def _generator_hold(self, worker: Worker) -> Hold | None:
+        found = self._generated.get(worker.app.name)
+        if found is None:
+            return None
+        return Hold(HoldKind.GENERATOR, found[1], subject=found[0])
+
+    async def hold_for_generator(
+        self, worker: Worker, revision: Revision, triggers: Sequence[Trigger]
+    ) -> bool:
+        """True while the app's generator is held: checked before rendering, since the
+        revision that held the generator is the one that lacks the app's folder."""
+        hold = self._generator_hold(worker)
+        if hold is None:
+            if worker.status.hold and worker.status.hold.get("kind") == str(HoldKind.GENERATOR):
+                self._show(worker, None)
+            return False
+        self._show(worker, hold)
+        _keep_triggers(worker, triggers)
+        await self._announce(worker, hold, revision)
+        return True
 
     def manual_refusals(self, workers: Sequence[Worker], force: bool) -> list[str]:
         """Why a manual sync of these workers is refused (empty: it may run)."""
@@ -153,6 +188,7 @@ class HoldBoard:
                 HoldKind.SUSPENDED: " (resume it, or sync with --force)",
                 HoldKind.DEPENDENCY: " (sync the dependency first, or sync with --force)",
                 HoldKind.WINDOW: " (the window does not allow manual syncs)",
+                HoldKind.GENERATOR: "",
             }[hold.kind]
             refusals.append(f"{worker.cluster.name}: {hold.reason}{hint}")
         return refusals

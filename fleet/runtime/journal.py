@@ -21,6 +21,7 @@ from fleet.engine import Failed, Progress, app_health
 from fleet.engine.decisions import Running
 from fleet.engine.hooks import hook_state
 from fleet.runtime.executor import ResourceRow
+from fleet.runtime.health_ready import prepare_health
 from fleet.runtime.status import utc_now
 
 if TYPE_CHECKING:
@@ -50,12 +51,18 @@ class SyncJournal:
         for row in rows:
             live = self.worker.runtime.cache.get(row.ref)
             health = row.health
+            if health is None and live is not None:
+                await prepare_health(self.worker.options().custom_health, [live])
             if health is None and live is not None and row.action == "hook":
                 # A hook's health is how it ends (Running, Succeeded, Failed), not a
                 # workload's: a Job that ran to completion is not "Progressing".
-                health = str(hook_state(live, self.worker.options().health_rules).outcome)
+                options = self.worker.options()
+                state = hook_state(live, options.health_rules, options.custom_health)
+                health = str(state.outcome)
             elif health is None and live is not None and row.action in ("created", "configured"):
-                health = str(app_health([(row.ref, live)]).status)
+                options = self.worker.options()
+                found = app_health([(row.ref, live)], options.health_rules, options.custom_health)
+                health = str(found.status)
             results.append(
                 ResourceResult(
                     phase=row.phase,

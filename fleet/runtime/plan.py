@@ -39,6 +39,7 @@ from fleet.engine.prepare import created_namespace
 from fleet.engine.preview import DryRunAnswer, dry_runs, preview
 from fleet.model.manifests import Manifest
 from fleet.model.refs import ObjectRef
+from fleet.runtime import values_from
 from fleet.runtime.desired import DesiredStateBuilder, DesiredStateError
 from fleet.runtime.livecache import LiveCache
 from fleet.runtime.worker import Worker
@@ -201,12 +202,12 @@ async def _revision(scope: PlanScope, app: App, rev_spec: str | None) -> Revisio
         raise LookupError(f"revision {rev_spec[:40]!r}... is not a branch, tag or commit")
     if rev_spec:
         try:
-            return await scope.builder.resolve(source, rev_spec)
+            return await values_from.resolve(scope.builder, scope.config, app, rev_spec)
         except Exception as error:
             raise LookupError(
                 f"revision {rev_spec!r} is not in the mirror of source {source.name}: {error}"
             ) from None
-    fetched = scope.fetched.get(source.name)
+    fetched = values_from.latest(app, scope.fetched)  # paired with helm.valuesFrom's sources
     if fetched is None:
         raise LookupError(f"source {source.name} has not been fetched yet; try again shortly")
     return fetched

@@ -49,24 +49,26 @@ class SourcePoller:
         self.error: str | None = None
         self.fetched_once = anyio.Event()
         self._poke = anyio.Event()
-        self._poked_by_webhook = False
+        #: Why the next fetch was asked for early ("" for a poll on the interval).
+        self._poked_by = ""
 
-    def poke(self) -> None:
-        """Fetch now (a push webhook named this source)."""
-        self._poked_by_webhook = True
+    def poke(self, reason: str = "webhook") -> None:
+        """Fetch now: a push webhook named this source, or an app of it was refreshed
+        (``reason`` is what a sync of the commit found is recorded as)."""
+        self._poked_by = reason
         self._poke.set()
 
     async def run(self) -> None:
         while True:
-            reason = "webhook" if self._poked_by_webhook else "poll"
-            self._poked_by_webhook = False
+            reason = self._poked_by or "poll"
+            self._poked_by = ""
             await self.fetch(reason)
             with anyio.move_on_after(self.interval):
                 await self._poke.wait()
             self._poke = anyio.Event()
 
     async def fetch(self, reason: str) -> None:
-        with telemetry.current().fetch(self.source.name, self.source.url) as fetching:
+        with telemetry.current().fetch(self.source.name, self.source.location) as fetching:
             fetched = await self._fetch(reason, fetching)
         self.fetched_once.set()  # before the upkeep: a compaction must not delay readiness
         if fetched:
@@ -114,7 +116,10 @@ class SourcePoller:
                 self.error = message
                 kind = "untrusted_commit" if isinstance(error, UntrustedCommit) else "source_failed"
                 log.warning(
-                    "source %s (%s): %s", self.source.name, redact_url(self.source.url), message
+                    "source %s (%s): %s",
+                    self.source.name,
+                    redact_url(self.source.location),
+                    message,
                 )
                 await self.event(kind, message, None, None, {"source": self.source.name})
             return False

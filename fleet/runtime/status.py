@@ -27,6 +27,9 @@ class AppClusterStatus:
     revision: str | None = None
     #: The revision the cluster should be at (released by the rollout, or pinned).
     target_revision: str | None = None
+    #: What that revision was resolved from: the ref or tag (a tag range's pick,
+    #: ``refs/tags/v1.4.2``) or a chart source's ``chart version`` (``podinfo 6.1.0``).
+    target_ref: str | None = None
     #: Synced, OutOfSync or Unknown.
     sync: str = "Unknown"
     health: str = "Unknown"

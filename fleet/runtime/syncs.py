@@ -27,6 +27,7 @@ from fleet.model.refs import ObjectRef
 from fleet.runtime.dryrun import DryRunOutcome, dry_run
 from fleet.runtime.executor import SyncExecutor, SyncJob
 from fleet.runtime.journal import SyncJournal, failed_object_rows, resumable
+from fleet.runtime.leadership import NotLeader
 from fleet.runtime.mailbox import Trigger
 from fleet.runtime.worker_context import SyncOutcome, about
 
@@ -43,6 +44,7 @@ TRIGGER_ORDER = (
     "unpin",
     "startup",
     "webhook",
+    "refresh",
     "poll",
     "resume",
     "config",
@@ -154,7 +156,12 @@ class SyncRunner:
         )
         journal = SyncJournal(worker, sync_id)
         executor = SyncExecutor(
-            job, worker.runtime.client, worker.runtime.cache, journal, clock=worker.ctx.clock
+            job,
+            worker.runtime.client,
+            worker.runtime.cache,
+            journal,
+            clock=worker.ctx.clock,
+            fence=worker.ctx.fence,
         )
         verdict: Verdict | None = None
         crash: Exception | None = None
@@ -182,11 +189,12 @@ class SyncRunner:
         retrying = False
         if verdict is None:
             # No verdict: the daemon is stopping (cancelled), or a bug broke the sync.
-            result, message = (
-                ("Failed", f"internal error: {type(crash).__name__}: {crash}")
-                if crash is not None
-                else ("Interrupted", "the daemon stopped")
-            )
+            if isinstance(crash, NotLeader):
+                result, message = "Interrupted", f"stopped writing: {crash}"
+            elif crash is not None:
+                result, message = "Failed", f"internal error: {type(crash).__name__}: {crash}"
+            else:
+                result, message = "Interrupted", "the daemon stopped"
             record = await store.finish_sync(sync_id, result, message)
             self.remember(record.id, record.result, record.finished_at)
             return
@@ -366,7 +374,7 @@ class SyncRunner:
             revision,
             trigger,
             dry_run=dry_run,
-            repository=worker.config.source_of(worker.app).url,
+            repository=worker.config.source_of(worker.app).location,
         )
         return self._trace
 

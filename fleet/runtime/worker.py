@@ -41,10 +41,12 @@ from fleet.runtime.app_deletion import delete_objects
 from fleet.runtime.clusters import ClusterRuntime
 from fleet.runtime.comparison import DesiredObjects, LiveComparer, read_inventory, watched_kinds
 from fleet.runtime.drift import DriftWatch
+from fleet.runtime.leadership import NotLeader
 from fleet.runtime.mailbox import Mailbox, Trigger
 from fleet.runtime.retries import ConfigResync, SyncRetries
 from fleet.runtime.status import AppClusterStatus, utc_now
 from fleet.runtime.syncs import SyncRunner, first_reason
+from fleet.runtime.takeover import check_after_takeover
 from fleet.runtime.worker_context import EventSink, SyncOutcome, WorkerContext
 
 __all__ = ["EventSink", "SyncOutcome", "Worker", "WorkerContext"]
@@ -84,6 +86,8 @@ class Worker:
         self.retries = SyncRetries(ctx.clock)
         self.resync = ConfigResync()
         self.unsubscribe = runtime.cache.subscribe(self._on_change)
+        #: After a takeover, the restored inventory has been checked against the cluster.
+        self._inventory_checked = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -97,6 +101,7 @@ class Worker:
         """The rollout lets this cluster move to ``revision``."""
         self.target = revision
         self.status.target_revision = revision.sha
+        self.status.target_ref = revision.ref
         self.mailbox.post(Trigger(reason, revision=revision.sha))
 
     # -- the loop ----------------------------------------------------------------------
@@ -113,6 +118,10 @@ class Worker:
                     self.ctx.holds.settled(self)  # wakes dependants once this one is ready
             except anyio.get_cancelled_exc_class():
                 raise
+            except NotLeader as refusal:
+                # The leader term ended: the daemon is stopping (fleet.runtime.leadership).
+                self.status.message = f"stopped writing: {refusal}"
+                await anyio.sleep(1.0)
             except Exception as error:  # one worker's bug must not stop the daemon
                 log.exception("app %s on %s: reconcile failed", self.app.name, self.cluster.name)
                 self.status.message = f"internal error: {error}"
@@ -148,6 +157,7 @@ class Worker:
         options = replace(
             sync_options(self.app, self.config.project_of(self.app)),
             secret_digest_key=self.ctx.secret_digest_key,
+            custom_health=self.ctx.health_checks,
         )
         return replace(options, **overrides) if overrides else options
 
@@ -187,6 +197,7 @@ class Worker:
         self.status.health = health
         self.status.out_of_sync = out_of_sync[:50]
         self.status.target_revision = revision.sha
+        self.status.target_ref = revision.ref
         self.status.updated_at = utc_now()
         failure = ""
         if self.status.last_result == "Failed" and self.syncs.last_failure:
@@ -213,6 +224,9 @@ class Worker:
             # crash must still be recorded as one when the revision comes: keep it.
             self.held = [t for t in triggers if t.reason == "startup"]
             return
+        holds = self.ctx.holds
+        if holds is not None and await holds.hold_for_generator(self, revision, triggers):
+            return  # its generator is held: the revision lacks its folder, it waits
         await self.desired.render(self.ctx.builder, self.app, self.cluster, revision)
         inventory = await self.inventory()
         kinds = watched_kinds(
@@ -220,6 +234,10 @@ class Worker:
         )
         self.runtime.ensure_kinds(kinds)
         listed = await self.runtime.wait_listed(kinds, patience=15.0)
+        if self.ctx.takeover and not self._inventory_checked and listed:
+            # A new leader's restored inventory may be behind the cluster (takeover.py).
+            inventory = await check_after_takeover(self, inventory, kinds)
+            self._inventory_checked = True
         reached = self.note_reachability()
         manual = [t for t in triggers if t.reason == "manual"]
         syncs = self.syncs

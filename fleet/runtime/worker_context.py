@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import anyio
 
 from fleet.adapters.git import Revision
 from fleet.adapters.store import AsyncHistoryStore
+from fleet.engine.health import CustomHealth
 from fleet.runtime.desired import DesiredStateBuilder
+from fleet.runtime.leadership import Fence
 
 if TYPE_CHECKING:
     from fleet.runtime.holds import HoldBoard
@@ -54,6 +56,14 @@ class WorkerContext:
     accepting: bool = True
     #: Suspensions, sync windows and dependsOn (fleet.runtime.holds); None: no holds.
     holds: HoldBoard | None = None
+    #: The fleet-wide Lua health checks (fleet.runtime.health_checks); None: none.
+    health_checks: CustomHealth | None = None
+    #: The leader term every write must be inside of (fleet.runtime.leadership); without
+    #: ``ha`` settings it never refuses.
+    fence: Fence = field(default_factory=lambda: Fence(unbounded=True))
+    #: This instance took over from another leader: each worker checks its restored
+    #: inventory against the cluster before its first sync (fleet.runtime.takeover).
+    takeover: bool = False
     running: int = 0
     #: Syncs finished since the start (whatever their result).
     ended: int = 0

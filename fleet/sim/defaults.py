@@ -13,6 +13,8 @@ import ipaddress
 from collections.abc import Callable
 from typing import Any
 
+from fleet.sim import leases
+
 Obj = dict[str, Any]
 
 
@@ -217,6 +219,7 @@ DEFAULTERS: dict[tuple[str, str], Callable[[Obj], None]] = {
     ("", "Namespace"): namespace,
     ("", "Secret"): secret,
     ("", "ReplicationController"): replicaset,
+    ("coordination.k8s.io", "Lease"): leases.normalize,
 }
 
 

@@ -170,6 +170,7 @@ class SimFleet:
     @asynccontextmanager
     async def _controllers(self, ready_delay: float) -> AsyncIterator[None]:
         from fleet.sim.controllers import run_controllers
+        from fleet.sim.local_access import LocalAccess
 
         bypass_proxy_for_loopback()
 
@@ -177,14 +178,19 @@ class SimFleet:
         for api_client in clients:
             # Told apart from other clients in the request counters (fleet.sim.counters).
             api_client.user_agent = CONTROLLERS_USER_AGENT
+        user = CONTROLLERS_USER_AGENT.split("/")[0]
         try:
             async with anyio.create_task_group() as group:
                 # Started side by side: each start waits for its caches to be listed.
                 async with anyio.create_task_group() as starting:
-                    for api_client in clients:
+                    for api_client, cluster in zip(clients, self.clusters.values(), strict=True):
+                        # Writes in-process, lists and watches over loopback HTTP.
+                        access = LocalAccess(api_client, cluster, user)
                         starting.start_soon(
                             group.start,
-                            partial(run_controllers, api_client, ready_delay=ready_delay),
+                            partial(
+                                run_controllers, api_client, ready_delay=ready_delay, access=access
+                            ),
                         )
                 try:
                     yield

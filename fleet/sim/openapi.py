@@ -5,9 +5,10 @@ kubectl reads ``/openapi/v3`` to learn whether the server validates fields itsel
 ``x-kubernetes-group-version-kind``); when it does, kubectl sends
 ``fieldValidation=Strict`` instead of validating on the client. So each group-version
 document lists every resource path with its operations and those parameters, and a
-schema per kind: open (``x-kubernetes-preserve-unknown-fields``) for built-in kinds,
-the CRD's own schema for custom resources. ``/openapi/v2`` is served in JSON with the
-same paths, for clients that still read it.
+schema per kind: the CRD's own schema for custom resources, and for built-in kinds the
+full typed schema with merge extensions (:mod:`fleet.sim.openapi_builtin`), which
+``kubectl explain`` reads. ``/openapi/v2`` is served in JSON with the same paths and
+open schemas, for clients that still read it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import json
 from typing import Any
 
+from fleet.sim import openapi_builtin
 from fleet.sim.discovery import GIT_VERSION
 from fleet.sim.registry import Registry, ResourceType
 
@@ -117,20 +119,24 @@ def _paths(rt: ResourceType, version: str, v3: bool) -> dict[str, Any]:
     return paths
 
 
-def _schema(rt: ResourceType, version: str) -> dict[str, Any]:
-    """The component schema of a kind.
-
-    A built-in kind's schema is open and carries no group-version-kind: kubectl then
-    does not take it for the kind's full schema (it would compute client-side apply
-    patches from it) and uses the types it was compiled with instead.
-    """
+def _schemas(rt: ResourceType, version: str) -> dict[str, dict[str, Any]]:
+    """The component schemas of a kind: its own, under :func:`schema_name`, and for a
+    built-in kind those of its nested types (:mod:`fleet.sim.openapi_builtin`)."""
+    own = schema_name(rt, version)
     if rt.custom and rt.schemas.get(version):
         body: dict[str, Any] = dict(rt.schemas[version])
         body["x-kubernetes-group-version-kind"] = [
             {"group": rt.group, "version": version, "kind": rt.kind}
         ]
-        return body
-    return {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+        return {own: body}
+    built = None if rt.custom else openapi_builtin.kind_schemas(rt.group, version, rt.kind)
+    if built is None:
+        return {own: {"type": "object", "x-kubernetes-preserve-unknown-fields": True}}
+    name, components = built
+    out = dict(components)
+    if name != own:  # the paths refer to the kind by schema_name: point it at the model
+        out[own] = {"allOf": [{"$ref": f"#/components/schemas/{name}"}]}
+    return out
 
 
 def v3_group_version(registry: Registry, group: str, version: str) -> dict[str, Any] | None:
@@ -141,7 +147,7 @@ def v3_group_version(registry: Registry, group: str, version: str) -> dict[str, 
     schemas: dict[str, Any] = {}
     for rt in types:
         paths.update(_paths(rt, version, v3=True))
-        schemas[schema_name(rt, version)] = _schema(rt, version)
+        schemas.update(_schemas(rt, version))
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": GIT_VERSION},
@@ -170,7 +176,10 @@ def v2(registry: Registry) -> dict[str, Any]:
         for version in versions:
             for rt in registry.in_group_version(group, version):
                 paths.update(_paths(rt, version, v3=False))
-                definitions[schema_name(rt, version)] = _schema(rt, version)
+                definitions[schema_name(rt, version)] = {
+                    "type": "object",
+                    "x-kubernetes-preserve-unknown-fields": True,
+                }
     return {
         "swagger": "2.0",
         "info": {"title": "Kubernetes", "version": GIT_VERSION},

@@ -19,13 +19,32 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 #: (group, resource) of a stored object, e.g. ("apps", "deployments").
 GroupResource = tuple[str, str]
 
 
 def dumps(obj: Any) -> bytes:
-    """Compact JSON, the wire and storage form of every object."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact JSON, the wire and storage form of every object.
+
+    orjson writes the same compact UTF-8 as ``json.dumps(separators=(",", ":"),
+    ensure_ascii=False)`` several times faster (encoding was a sixth of the simulator's
+    CPU); what it refuses (integers beyond 64 bits, non-string keys) goes through json.
+    """
+    try:
+        return orjson.dumps(obj)
+    except TypeError:
+        return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def loads(data: bytes | str) -> Any:
+    """JSON decoding, fast; json's error message (and its big integers) on what orjson
+    refuses."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
 
 
 class Entry:
@@ -61,7 +80,7 @@ class Entry:
 
     def obj(self) -> dict[str, Any]:
         """A fresh decoded copy, safe to modify."""
-        result: dict[str, Any] = json.loads(self.data)
+        result: dict[str, Any] = orjson.loads(self.data)
         return result
 
 

@@ -182,6 +182,17 @@ COLUMNS: dict[tuple[str, str], list[Column]] = {
         ),
         _AGE,
     ],
+    ("", "Secret"): [
+        _NAME,
+        ("Type", "string", "", lambda o: str(o.get("type", ""))),
+        ("Data", "integer", "", lambda o: len(o.get("data") or {})),
+        _AGE,
+    ],
+    ("coordination.k8s.io", "Lease"): [
+        _NAME,
+        ("Holder", "string", "", lambda o: str(_spec(o).get("holderIdentity", ""))),
+        _AGE,
+    ],
     ("", "PersistentVolumeClaim"): [
         _NAME,
         ("Status", "string", "", lambda o: str(_status(o).get("phase", ""))),

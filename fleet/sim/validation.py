@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from fleet.sim import leases
 from fleet.sim.errors import Cause
 from fleet.sim.registry import ResourceType
 from fleet.sim.selectors import SelectorError, selector_from_spec
@@ -273,6 +274,8 @@ def object_problems(rt: ResourceType, obj: Mapping[str, Any]) -> list[Cause]:
         causes.extend(_service_problems(spec))
     elif key in {("", "ConfigMap"), ("", "Secret")}:
         causes.extend(_configmap_problems(obj))
+    elif key == ("coordination.k8s.io", "Lease"):
+        causes.extend(leases.problems(dict(obj)))
     elif key == ("apiextensions.k8s.io", "CustomResourceDefinition"):
         from fleet.sim.crds import crd_problems
 

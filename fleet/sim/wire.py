@@ -1,7 +1,8 @@
 """Request bodies in, JSON responses out: the encoding rules of the API server.
 
 Bodies are limited to 3 MiB (the real server's limit, answered with 413), decoded from
-JSON or YAML by ``Content-Type`` (anything else is 415), and must hold one JSON object.
+JSON or YAML by ``Content-Type`` (whole objects also from Kubernetes protobuf, see
+:mod:`fleet.sim.protobuf`; anything else is 415), and must hold one JSON object.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from fleet.sim import errors
-from fleet.sim.store import dumps
+from fleet.sim import errors, protobuf
+from fleet.sim.store import dumps, loads
 
 MAX_BODY = 3 * 1024 * 1024
 
@@ -51,7 +52,7 @@ def decode(raw: bytes, content_type: str) -> Any:
         raise errors.bad_request("request body is empty")
     if content_type.endswith("json"):
         try:
-            return json.loads(raw)
+            return loads(raw)
         except (ValueError, UnicodeDecodeError) as error:
             raise errors.bad_request(
                 f"couldn't get version/kind; json parse error: {error}"
@@ -59,7 +60,7 @@ def decode(raw: bytes, content_type: str) -> Any:
     if content_type.endswith("yaml"):
         if raw.lstrip()[:1] in (b"{", b"["):
             try:  # JSON is YAML, and kubectl and most clients send it: parse it fast
-                return json.loads(raw)
+                return loads(raw)
             except ValueError:
                 pass
         try:
@@ -72,6 +73,8 @@ def decode(raw: bytes, content_type: str) -> Any:
 
 
 def decode_object(raw: bytes, content_type: str) -> dict[str, Any]:
+    if protobuf.is_protobuf(content_type):
+        return protobuf.decode_envelope(raw)
     if content_type not in (JSON, YAML):
         raise errors.unsupported_media_type(content_type)
     body = decode(raw, content_type)

@@ -154,6 +154,12 @@ class FakeDaemon:
     #: Clusters whose sync starts only after the trigger was answered (no id in it).
     late_start: set[str] = field(default_factory=set)
     step_delay: float = 0.15
+    #: What ``GET /api/v1/config`` answers (a local file, nothing refused, by default).
+    config_state: JSON = field(
+        default_factory=lambda: {"file": "/etc/fleet/fleet.yaml", "source": None, "rejected": None}
+    )
+    #: What ``GET /api/v1/generators`` answers.
+    generator_rows: list[JSON] = field(default_factory=list)
     _changed: anyio.Event = field(default_factory=anyio.Event)
 
     # -- arranging -----------------------------------------------------------------
@@ -191,6 +197,12 @@ class FakeDaemon:
 
     async def status(self) -> list[JSON]:
         return [dict(row) for row in self.statuses]
+
+    def config_status(self) -> JSON:
+        return dict(self.config_state)
+
+    def generators(self) -> list[JSON]:
+        return [dict(row) for row in self.generator_rows]
 
     async def diff(self, app: str, cluster: str | None) -> list[JSON]:
         if app not in self.diffs:

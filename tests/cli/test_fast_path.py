@@ -74,6 +74,7 @@ SHARED = {
     "resume": {"fleet.cli.suspension"},
     "cluster": {"fleet.cli.suspension"},
     "plan": {"fleet.cli.diff"},  # its diff colours, with --diff
+    "status": {"fleet.cli.config_header"},  # the config in force, above the table
 }
 
 

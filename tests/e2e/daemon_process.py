@@ -159,14 +159,15 @@ class FleetDaemon:
         self._log.write(f"--- start {self.starts + 1}\n".encode())
         self._log.flush()
         env = {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1"}
+        # With config_source in the settings the fleet config comes from Git: no file.
+        local = [] if "config_source" in self.settings else ["--config", str(self.config_path)]
         self.process = await anyio.open_process(
             [
                 sys.executable,
                 "-m",
                 "fleet",
                 "run",
-                "--config",
-                str(self.config_path),
+                *local,
                 "--settings",
                 str(self.settings_path),
             ],

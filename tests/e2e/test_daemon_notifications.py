@@ -62,20 +62,22 @@ async def test_sync_outcomes_are_sent_to_a_webhook(
             ],
         }
         daemon = await w.daemon(config)
-        cluster = w.names[0]
 
         async def succeeded() -> list[dict[str, Any]]:
-            return [b for k, b in kinds(receiver) if k == "sync_succeeded"]
+            found = [b for k, b in kinds(receiver) if k == "sync_succeeded"]
+            return found if {b["cluster"] for b in found} >= set(w.names) else []
 
-        (ok,) = await eventually(succeeded, timeout=60, what="a sync_succeeded webhook")
-        assert ok["app"] == "web"
-        assert ok["cluster"] == cluster
-        assert ok["revision"] == w.seed_sha
-        assert ok["commitMessage"] == "seed: web app"
-        assert ok["author"]
-        assert ok["link"] == (
-            f"https://grafana.example.com/d/fleet?var-app=web&var-cluster={cluster}"
-        )
+        # One per cluster: as many as the run has (simulated: 1; real: the contexts given).
+        oks = await eventually(succeeded, timeout=60, what="a sync_succeeded webhook per cluster")
+        assert sorted(b["cluster"] for b in oks) == sorted(w.names), oks
+        for ok in oks:
+            assert ok["app"] == "web"
+            assert ok["revision"] == w.seed_sha
+            assert ok["commitMessage"] == "seed: web app"
+            assert ok["author"]
+            assert ok["link"] == (
+                f"https://grafana.example.com/d/fleet?var-app=web&var-cluster={ok['cluster']}"
+            )
         request = receiver.requests[0]
         digest = hmac.new(b"shared-secret", request.body, hashlib.sha256).hexdigest()
         assert request.headers["X-Fleet-Signature"] == f"sha256={digest}"
@@ -91,8 +93,9 @@ async def test_sync_outcomes_are_sent_to_a_webhook(
         )
 
         async def failed() -> bool:
-            seen = {k for k, b in kinds(receiver) if b["revision"] == sha}
-            return {"sync_failed", "health_degraded"} <= seen
+            seen = {(k, b["cluster"]) for k, b in kinds(receiver) if b["revision"] == sha}
+            wanted = {(k, c) for k in ("sync_failed", "health_degraded") for c in w.names}
+            return wanted <= seen
 
         await eventually(failed, timeout=60, what="sync_failed and health_degraded webhooks")
         await daemon.stop(timeout=15)
@@ -102,5 +105,6 @@ async def test_sync_outcomes_are_sent_to_a_webhook(
     assert "progress deadline" in failure["message"]
     assert failure["syncId"] is not None
     degraded = [b for k, b in after if k == "health_degraded"]
-    assert len(degraded) == 1, degraded  # once per transition, not on every compare
-    assert "Deployment" in degraded[0]["message"]
+    # Once per transition and cluster, not on every compare.
+    assert sorted(b["cluster"] for b in degraded) == sorted(w.names), degraded
+    assert all("Deployment" in b["message"] for b in degraded)

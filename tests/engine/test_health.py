@@ -448,12 +448,13 @@ ROWS: list[tuple[str, dict[str, Any], HealthStatus, str]] = [
             {},
             annotations={
                 "autoscaling.alpha.kubernetes.io/conditions": (
-                    '[{"type":"AbleToScale","status":"False","reason":"FailedGetScale"}]'
+                    '[{"type":"AbleToScale","status":"False","reason":"FailedGetScale",'
+                    '"message":"cannot read the scale"}]'
                 )
             },
         ),
         D,
-        "FailedGetScale",
+        "cannot read the scale",
     ),
     ("HPA without conditions yet", obj("autoscaling/v2", "HorizontalPodAutoscaler", {}, {}), P, ""),
     (
@@ -496,16 +497,21 @@ ROWS: list[tuple[str, dict[str, Any], HealthStatus, str]] = [
             "apiextensions.k8s.io/v1",
             "CustomResourceDefinition",
             {},
-            {"conditions": [cond("NonStructuralSchema", "True")]},
+            {
+                "conditions": [
+                    cond("Established", "True"),
+                    cond("NonStructuralSchema", "True", "Violations", "no type"),
+                ]
+            },
         ),
         D,
-        "structural",
+        "Schema violations found: no type",
     ),
     (
         "CRD not established yet",
         obj("apiextensions.k8s.io/v1", "CustomResourceDefinition", {}, {"conditions": []}),
         P,
-        "established",
+        "conditions not found",
     ),
     # kstatus for everything else
     (

@@ -18,6 +18,8 @@ async def test_demo_converges_and_resumes(tmp_path: Path) -> None:
     out = io.StringIO()
     assert await run_demo(setup, once=True, patience=120.0, out=out) == 0
     text = out.getvalue()
+    # The dashboard's address is printed before the clusters converge (issue 13).
+    assert f"dashboard: http://{setup.settings.api_address}/" in text
     final = text.strip().splitlines()[-3:]
     assert [line.split()[0] for line in final] == ["dev", "prod", "staging"]
     assert all("Synced" in line and "Healthy" in line for line in final)

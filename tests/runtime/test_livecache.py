@@ -6,6 +6,8 @@ from typing import Any
 
 import anyio
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fleet.model.refs import ObjectRef
 from fleet.runtime.livecache import LiveCache
@@ -125,3 +127,64 @@ async def test_only_managed_fields_of_named_managers_are_kept(
         assert entry["metadata"]["name"] == name
         # The object handed in (an apply's answer, say) is left as it was.
         assert len(original["metadata"]["managedFields"]) == len(on_object)
+
+
+_NAMES = st.sampled_from(["a", "b", "c"])
+_APPS = st.sampled_from(["web", "db", ""])
+_KINDS = st.sampled_from(["ConfigMap", "Secret"])
+_VERSIONS = st.sampled_from(["1", "2"])
+_OPERATIONS = st.lists(
+    st.one_of(
+        st.tuples(
+            st.just("list"), _KINDS, st.lists(st.tuples(_NAMES, _APPS, _VERSIONS), max_size=3)
+        ),
+        st.tuples(
+            st.just("event"),
+            _KINDS,
+            st.sampled_from(["ADDED", "MODIFIED", "DELETED"]),
+            _NAMES,
+            _APPS,
+            _VERSIONS,
+        ),
+        st.tuples(st.just("forget"), _KINDS),
+    ),
+    max_size=25,
+)
+
+
+def kind_obj(kind: str, name: str, app: str, rv: str) -> dict[str, Any]:
+    return {**obj(name, app or None, rv), "kind": kind}
+
+
+@given(_OPERATIONS)
+def test_the_objects_of_an_app_are_those_labelled_with_it_after_any_changes(
+    operations: list[tuple[Any, ...]],
+) -> None:
+    async def play() -> None:
+        cache = LiveCache("dev")
+        for operation in operations:
+            if operation[0] == "list":
+                _, kind, items = operation
+                unique = {name: (name, app, rv) for name, app, rv in items}.values()
+                cache.replace_kind("", kind, [kind_obj(kind, *item) for item in unique])
+            elif operation[0] == "event":
+                _, kind, event_type, name, app, rv = operation
+                cache.apply_event("", kind, event_type, kind_obj(kind, name, app, rv))
+            else:
+                cache.forget_kind("", operation[1])
+            everything = {
+                r: cache.get(r)
+                for k in ("ConfigMap", "Secret")
+                for n in ("a", "b", "c")
+                if cache.get(r := ObjectRef("", k, "web", n)) is not None
+            }
+            for app in ("web", "db", ""):
+                expected = {
+                    r: o
+                    for r, o in everything.items()
+                    if ((o or {}).get("metadata") or {}).get("labels", {}).get("fleet.dev/app", "")
+                    == app
+                }
+                assert cache.objects_of(app) == expected, (app, operation)
+
+    anyio.run(play)

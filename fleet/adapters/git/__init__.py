@@ -5,7 +5,8 @@ Public surface (everything else is internal):
 - :class:`GitSourceSpec`, :class:`GitAuth`, :class:`SignatureTrust`, :class:`GitTimeouts`:
   what a source is (the wiring maps the fleet config onto these).
 - :class:`GitMirror` (synchronous) and :class:`AsyncGitMirror` (worker threads): ``fetch``,
-  ``resolve``, ``verify``, ``read_file``, ``tree_id``, ``export_tree``, ``lease_tree``;
+  ``resolve``, ``verify``, ``read_file``, ``tree_id``, ``list_directories``,
+  ``export_tree``, ``lease_tree``;
   the async one also ``compact`` (``git gc --auto`` when fetches left too many packs).
 - :class:`TreeStore`: the exported trees of a state directory, and ``prune`` for them;
   :class:`TreeLease`, :class:`Pruned`, :class:`Compaction`: what those calls return.
@@ -30,6 +31,7 @@ from fleet.adapters.git.errors import (
     UntrustedCommit,
 )
 from fleet.adapters.git.exports import RECENT_TREES, Pruned, TreeLease, TreeStore
+from fleet.adapters.git.listing import Listing
 from fleet.adapters.git.mirror import GitMirror, mirror_dir
 from fleet.adapters.git.packs import PACK_LIMIT, Compaction
 from fleet.adapters.git.specs import GitAuth, GitSourceSpec, GitTimeouts, Revision, SignatureTrust
@@ -54,6 +56,7 @@ __all__ = [
     "GitUnreachable",
     "HostKeyMismatch",
     "HostKeyUnknown",
+    "Listing",
     "Pruned",
     "RepositoryNotFound",
     "Revision",

@@ -14,7 +14,7 @@ which a reader's open handles would still name, so readers wait and then reopen.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import anyio
 from anyio import to_thread
 
 from fleet.adapters.git.exports import TreeLease
+from fleet.adapters.git.listing import Listing
 from fleet.adapters.git.mirror import GitMirror
 from fleet.adapters.git.packs import COMPACT_TIMEOUT, PACK_LIMIT, Compaction, compact, pack_count
 from fleet.adapters.git.specs import GitSourceSpec, GitTimeouts, Revision
@@ -67,6 +68,19 @@ class AsyncGitMirror:
     async def tree_id(self, commit: str, path: str = "") -> str | None:
         async with self._read_lock:
             return await to_thread.run_sync(self.mirror.tree_id, commit, path)
+
+    async def list_directories(
+        self,
+        commit: str,
+        roots: Sequence[str],
+        depth: int | None,
+        keep: Callable[[str], bool],
+        limit: int,
+    ) -> Listing:
+        async with self._read_lock:
+            return await to_thread.run_sync(
+                lambda: self.mirror.list_directories(commit, roots, depth, keep, limit)
+            )
 
     async def export_tree(self, commit: str, dest: Path | None = None) -> Path:
         async with self._read_lock:

@@ -16,6 +16,7 @@ import hashlib
 import re
 import string
 import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pygit2
@@ -34,9 +35,11 @@ from fleet.adapters.git.errors import (
 from fleet.adapters.git.exports import TreeLease, TreeStore
 from fleet.adapters.git.failures import translate
 from fleet.adapters.git.known_hosts import KnownHostKeys, KnownHostsSyntaxError, keys_for_host
+from fleet.adapters.git.listing import Listing, list_directories
 from fleet.adapters.git.signatures import SignatureRejected, SignatureVerifier
 from fleet.adapters.git.specs import GitSourceSpec, GitTimeouts, Revision
 from fleet.adapters.git.sshhome import SshHomeLease, prepare_ssh_home
+from fleet.adapters.git.tagranges import highest_tag
 from fleet.adapters.git.trees import (
     UnsafeTreeError,
     is_symlink_entry,
@@ -45,6 +48,7 @@ from fleet.adapters.git.trees import (
     write_tree,
 )
 from fleet.adapters.git.urls import mirror_key, parse_remote, redact_url
+from fleet.engine.semver import is_range
 
 #: Every branch and tag, force-updated: the mirror follows the remote, rewrites included.
 REFSPECS = ["+refs/heads/*:refs/heads/*", "+refs/tags/*:refs/tags/*"]
@@ -172,6 +176,8 @@ class GitMirror:
         wanted = rev_spec or self.spec.ref
         with self._read_lock:
             repo = self._repo()
+            if not rev_spec and self.spec.tag is not None and is_range(self.spec.tag):
+                wanted = highest_tag(repo, self.spec.tag, self.name, self.shown_url)
             commit = self._find_commit(
                 repo, wanted, sha_only=not rev_spec and bool(self.spec.commit)
             )
@@ -215,6 +221,21 @@ class GitMirror:
             found = self._commit(repo, commit)
             obj = object_at(repo, found.tree, self._clean_path(path))
             return str(obj.id) if obj is not None else None
+
+    def list_directories(
+        self,
+        commit: str,
+        roots: Sequence[str],
+        depth: int | None,
+        keep: Callable[[str], bool],
+        limit: int,
+    ) -> Listing:
+        """Directories of ``commit`` for an app generator (see fleet.adapters.git.listing)."""
+        with self._read_lock:
+            repo = self._repo()
+            found = self._commit(repo, commit)
+            clean = [self._clean_path(root) for root in roots]
+            return list_directories(repo, found.tree, clean, depth, keep, limit)
 
     def export_tree(self, commit: str, dest: Path | None = None) -> Path:
         """The files of ``commit`` on disk, symlinks kept as symlinks; returns the directory.

@@ -116,7 +116,11 @@ class TokenRegistry:
         """The token's principal, or None; every entry is compared, in constant time."""
         if not token:
             return None
-        given = digest(token)
+        return self.identify_digest(digest(token))
+
+    def identify_digest(self, given: bytes) -> Principal | None:
+        """The principal of the token whose SHA-256 digest is ``given`` (a dashboard
+        session keeps the digest, not the token: fleet.adapters.http.sessions)."""
         found: ApiToken | None = None
         for entry in self.tokens:
             expected = self._expected(entry)

@@ -33,8 +33,10 @@ from fleet.adapters.http.access import (
     bearer,
     decide,
 )
+from fleet.adapters.http.browser import SESSION_COOKIE, refusal_answer
 from fleet.adapters.http.ratelimit import RateLimiter, retry_after
 from fleet.adapters.http.replay import ReplayGuard
+from fleet.adapters.http.sessions import SessionStore
 from fleet.adapters.store import AsyncHistoryStore
 from fleet.adapters.store.audit import AuditEntry
 from fleet.config import ConfigError, ConfigIssue, Settings
@@ -62,6 +64,12 @@ class Route:
     app_query: bool = False
     #: Counted against the caller's dry-run rate limit (diff, plan).
     dry_run_limited: bool = False
+    #: Counted against the dry-run rate limit when this query parameter is given (the
+    #: app page with ``?diff=CLUSTER``).
+    dry_run_query: str | None = None
+    #: A dashboard route (browser.py): the session cookie may stand for the token, and a
+    #: refusal is a redirect to /login or a text answer with the dashboard's headers.
+    browser: bool = False
 
     @property
     def audited(self) -> bool:
@@ -77,6 +85,8 @@ class ApiAccess:
     loopback: bool = True
     limiter: RateLimiter = field(default_factory=lambda: RateLimiter(12.0, 6))
     replay: ReplayGuard = field(default_factory=lambda: ReplayGuard(600.0))
+    #: The dashboard's sign-ins (sessions.py): its cookie names one of them.
+    sessions: SessionStore = field(default_factory=SessionStore)
 
     @classmethod
     def with_tokens(cls, tokens: Sequence[ApiToken], **kwargs: Any) -> ApiAccess:
@@ -131,7 +141,11 @@ def install(
                 route, principal, request, access
             )
         if refusal is not None:
-            response = _error(refusal.status, refusal.message)
+            response = (
+                refusal_answer(request, refusal.status, refusal.message)
+                if route.browser
+                else _error(refusal.status, refusal.message)
+            )
             if refusal.retry_after is not None:
                 response.headers["Retry-After"] = refusal.retry_after
             if route.audited:
@@ -163,9 +177,14 @@ def _admit(
         return LOCAL_ANONYMOUS, None
     token = bearer(request.headers.get("Authorization"))
     principal = access.registry.identify(token) if token else None
-    refusal = decide(
-        route.scope, principal, access.registry.configured, token is not None, access.loopback
-    )
+    given = token is not None
+    if token is None and route.browser:  # a dashboard page: the session cookie, if any
+        session_id = request.cookies.get(SESSION_COOKIE) or ""
+        given = bool(session_id)
+        principal = access.sessions.principal(session_id, access.registry) if given else None
+        if given and principal is None and access.registry.configured:
+            return None, Refusal(401, "the sign-in has ended (signed out, expired or revoked)")
+    refusal = decide(route.scope, principal, access.registry.configured, given, access.loopback)
     if refusal is None and principal is None:
         principal = LOCAL_ANONYMOUS
     return principal, refusal
@@ -192,7 +211,8 @@ def _check_app(request: web.Request, route: Route, principal: Principal) -> Refu
 def _check_rate(
     route: Route, principal: Principal, request: web.Request, access: ApiAccess
 ) -> Refusal | None:
-    if not route.dry_run_limited:
+    asked = route.dry_run_query is not None and bool(request.query.get(route.dry_run_query))
+    if not (route.dry_run_limited or asked):
         return None
     caller = principal.name if principal is not LOCAL_ANONYMOUS else f"from {_remote(request)}"
     wait = access.limiter.take(caller)
@@ -216,6 +236,21 @@ def visible(request: web.Request, rows: list[Any]) -> list[Any]:
         for row in rows
         if not isinstance(row, dict) or not row.get("app") or principal.may_touch(row["app"])
     ]
+
+
+def visible_overview(request: web.Request, overview: dict[str, Any]) -> dict[str, Any]:
+    """The fleet overview (/api/v1/fleet) with only the apps the caller's token may see,
+    and only the commits their status rows name."""
+    principal = request.get(PRINCIPAL)
+    if principal is None or principal.apps is None:
+        return overview
+    apps = [a for a in overview.get("apps") or [] if principal.may_touch(str(a["name"]))]
+    commits = {}
+    for sha, commit in (overview.get("commits") or {}).items():
+        names = [a for a in commit.get("apps") or [] if principal.may_touch(str(a))]
+        if names:  # a commit another app's rows name only is not shown
+            commits[sha] = {**commit, "apps": names}
+    return {**overview, "apps": apps, "commits": commits}
 
 
 async def _record(

@@ -5,8 +5,8 @@ Who may call what is declared once, in the route table at the end of :func:`buil
 configured every route but ``/healthz`` and ``/readyz`` needs ``Authorization: Bearer
 <token>`` with the route's scope; push webhooks carry their forge's signature instead,
 checked against the webhook secret, and a replayed delivery is refused. Every write is
-recorded in the audit log. The handlers call a ``DaemonApi`` (the runtime implements
-it), so this module knows HTTP and nothing of how fleet works.
+recorded in the audit log. The handlers call a ``DaemonApi`` (daemon_api.py; the
+runtime implements it), so this module knows HTTP and nothing of how fleet works.
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 from aiohttp import web
 from aiohttp.client_exceptions import ClientConnectionResetError
 
 from fleet.adapters.http.address import ApiAddress
+from fleet.adapters.http.daemon_api import JSON, ApiError, DaemonApi
+from fleet.adapters.http.dashboard import DashboardOptions, dashboard_routes
 from fleet.adapters.http.replay import DELIVERY_HEADERS
 from fleet.adapters.http.routes import (
     AUDIT_DETAILS,
@@ -30,92 +32,15 @@ from fleet.adapters.http.routes import (
     Route,
     install,
     visible,
+    visible_overview,
 )
-from fleet.adapters.http.webhooks import Push, WebhookRejected, parse_push, verify
+from fleet.adapters.http.webhooks import WebhookRejected, parse_push, verify
 from fleet.adapters.store import AsyncHistoryStore
 
 log = logging.getLogger(__name__)
 
-JSON = dict[str, Any]
-
-
-class ApiError(Exception):
-    """Raised by DaemonApi methods to answer with a status and a message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-
-
-class DaemonApi(Protocol):
-    """What the HTTP API asks of the daemon."""
-
-    def ready(self) -> tuple[bool, list[str]]: ...
-
-    async def status(self) -> list[JSON]: ...
-
-    async def diff(self, app: str, cluster: str | None) -> list[JSON]: ...
-
-    async def plan(self, app: str | None, revision: str | None, with_diff: bool) -> JSON:
-        """What ``revision`` would do to every cluster ``app`` targets (dry-runs only)."""
-
-    async def history(
-        self, app: str | None, cluster: str | None, limit: int, before: int | None
-    ) -> list[JSON]: ...
-
-    async def sync_detail(self, sync_id: int) -> JSON: ...
-
-    async def events(
-        self, since: int, app: str | None, cluster: str | None, limit: int
-    ) -> list[JSON]: ...
-
-    async def wait_for_events(self, since: int) -> None:
-        """Return when an event newer than ``since`` may exist."""
-
-    async def trigger_sync(
-        self,
-        app: str,
-        cluster: str | None,
-        revision: str | None,
-        clear_pin: bool,
-        dry_run: bool,
-        confirm_prune: bool,
-        force: bool = False,
-        now: bool = False,
-    ) -> JSON:
-        """Queue manual syncs; ``force`` overrides a suspension or a dependency not ready
-        (not a sync window); refused syncs answer 409. A pin or unpin goes wave by wave
-        unless ``now``."""
-
-    async def suspend(self, app: str | None, cluster: str | None, reason: str) -> JSON:
-        """Suspend an app (everywhere, or on ``cluster``), or with ``app`` None a cluster."""
-
-    async def resume(self, app: str | None, cluster: str | None) -> JSON:
-        """Lift what ``suspend`` with the same arguments set."""
-
-    async def rollout_status(self, app: str) -> JSON:
-        """Where ``app``'s rollout stands, wave by wave."""
-
-    async def rollout_action(self, app: str, action: str) -> JSON:
-        """``resume``, ``abort`` or ``promote`` the app's rollout; its status after."""
-
-    async def rollback(
-        self,
-        app: str,
-        cluster: str | None,
-        to_sync_id: int | None,
-        revision: str | None,
-        now: bool,
-    ) -> JSON:
-        """Take the app back to a recorded sync's revision, or another, in waves."""
-
-    def webhook_secrets(self, forge: str) -> list[bytes]: ...
-
-    async def push(self, push: Push) -> JSON: ...
-
-    def metrics(self) -> tuple[bytes, str]: ...
-
+# ApiError and DaemonApi are imported from here too (daemon_api.py holds them).
+__all__ = ["JSON", "ApiError", "DaemonApi", "build_app", "serve"]
 
 #: The largest page of history, events or audit rows one request may ask for.
 MAX_PAGE = 10_000
@@ -167,11 +92,13 @@ def build_app(
     api: DaemonApi,
     access: ApiAccess | Path | None,
     audit: AsyncHistoryStore | None = None,
+    dashboard: DashboardOptions | None = None,
 ) -> web.Application:
-    """The aiohttp application serving fleet's API.
+    """The aiohttp application serving fleet's API and the dashboard.
 
     ``access`` is what callers are checked against (a bare token file, or None, is the
-    older single-token form); ``audit`` records every write, and serves the audit route.
+    older single-token form); ``audit`` records every write, and serves the audit route;
+    ``dashboard`` carries the dashboard's settings (the defaults when None).
     """
     checks = access if isinstance(access, ApiAccess) else ApiAccess.single_token(access)
 
@@ -192,6 +119,16 @@ def build_app(
 
     async def status(request: web.Request) -> web.Response:
         return _json(visible(request, await api.status()))
+
+    async def config_status(request: web.Request) -> web.Response:
+        return _json(api.config_status())
+
+    async def generators(request: web.Request) -> web.Response:
+        rows = api.generators()
+        principal = request.get(PRINCIPAL)
+        if principal is not None and principal.apps is not None:  # only the apps it may see
+            rows = [_generator_seen_by(row, principal.may_touch) for row in rows]
+        return _json(rows)
 
     async def diff(request: web.Request) -> web.Response:
         return _json(await api.diff(request.match_info["app"], _name_arg(request, "cluster")))
@@ -250,6 +187,23 @@ def build_app(
             now=bool(body.get("now", False)),
         )
         return _json(result, status=202)
+
+    async def fleet(request: web.Request) -> web.Response:
+        return _json(visible_overview(request, await api.fleet_overview()))
+
+    async def resources(request: web.Request) -> web.Response:
+        app = request.match_info["app"]
+        return _json(await api.resource_tree(app, _name_arg(request, "cluster")))
+
+    async def commit(request: web.Request) -> web.Response:
+        sha = request.match_info["sha"]
+        if not 4 <= len(sha) <= 64 or any(ch not in "0123456789abcdefABCDEF" for ch in sha):
+            raise ApiError(400, "a commit is given by its hexadecimal id")
+        return _json(await api.commit(request.match_info["app"], sha))
+
+    async def refresh(request: web.Request) -> web.Response:
+        body = await _body(request)
+        return _json(await api.refresh(request.match_info["app"], _opt_str(body, "cluster")))
 
     async def rollout_status(request: web.Request) -> web.Response:
         return _json(await api.rollout_status(request.match_info["app"]))
@@ -350,6 +304,8 @@ def build_app(
             Route("GET", "/readyz", readyz, "public"),
             Route("GET", "/metrics", metrics, "metrics"),
             Route("GET", "/api/v1/status", status, "read"),
+            Route("GET", "/api/v1/config", config_status, "read"),
+            Route("GET", "/api/v1/generators", generators, "read"),
             Route(
                 "GET",
                 "/api/v1/apps/{app}/diff",
@@ -363,6 +319,10 @@ def build_app(
             Route("POST", "/api/v1/apps/{app}/suspend", suspend_app, "sync", app_param="app"),
             Route("POST", "/api/v1/apps/{app}/resume", resume_app, "sync", app_param="app"),
             Route("GET", "/api/v1/apps/{app}/rollout", rollout_status, "read", app_param="app"),
+            Route("GET", "/api/v1/fleet", fleet, "read"),
+            Route("GET", "/api/v1/apps/{app}/resources", resources, "read", app_param="app"),
+            Route("GET", "/api/v1/apps/{app}/commits/{sha}", commit, "read", app_param="app"),
+            Route("POST", "/api/v1/apps/{app}/refresh", refresh, "sync", app_param="app"),
             Route(
                 "POST",
                 "/api/v1/apps/{app}/rollout/{action}",
@@ -378,6 +338,8 @@ def build_app(
             Route("GET", "/api/v1/events", events, "read"),
             Route("GET", "/api/v1/audit", audit_log, "admin"),
             Route("POST", "/webhooks/{forge}", webhook, "signed"),
+            # The web dashboard (fleet.adapters.http.dashboard, docs/dashboard.md).
+            *dashboard_routes(api, dashboard or DashboardOptions(), checks, app),
         ],
         checks,
         audit,
@@ -425,6 +387,14 @@ def _whole_cluster(request: web.Request) -> None:
         raise ApiError(
             403, f"token {principal.name} is limited to apps: it cannot suspend a cluster"
         )
+
+
+def _generator_seen_by(row: JSON, may_touch: Callable[[str], bool]) -> JSON:
+    """A ``GET /api/v1/generators`` row with only the apps a token limited to apps sees."""
+    held = row.get("held")
+    if isinstance(held, dict):
+        held = {**held, "removing": [a for a in held.get("removing", []) if may_touch(a)]}
+    return {**row, "apps": [a for a in row["apps"] if may_touch(a)], "held": held}
 
 
 def _opt_str(body: Mapping[str, Any], key: str) -> str | None:

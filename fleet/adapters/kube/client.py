@@ -9,10 +9,10 @@ reported to an optional observer (metrics and traces hook in there).
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 import anyio
@@ -22,6 +22,7 @@ from fleet.adapters.kube.connection import ClusterEndpoint, new_api_client
 from fleet.adapters.kube.discovery import ResourceInfo, group_version_path, served_kinds
 from fleet.adapters.kube.errors import KindNotServed, KubeError, from_response, unreachable
 from fleet.adapters.kube.ratelimit import TokenBucket
+from fleet.adapters.kube.wire import decode, encode
 from fleet.model.refs import ObjectRef
 from fleet.model.tracking import FIELD_MANAGER
 
@@ -270,11 +271,11 @@ class ClusterClient:
             async for line in response.content:
                 if not line.strip():
                     continue
-                event = json.loads(line)
+                event = decode(line)
                 event_type = str(event.get("type", ""))
                 obj = event.get("object") or {}
                 if event_type == "ERROR":
-                    raise from_response(self.name, int(obj.get("code") or 500), json.dumps(obj))
+                    raise from_response(self.name, int(obj.get("code") or 500), encode(obj))
                 yield event_type, obj
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise unreachable(self.name, error) from None
@@ -303,12 +304,14 @@ class ClusterClient:
                 request_timeout=self._limits.request_timeout,
             )
             try:
-                data: dict[str, Any] = await response.json(content_type=None)
+                raw = await response.read()
             except (aiohttp.ClientError, OSError, TimeoutError) as error:
                 # The answer broke off (the server went away mid-body): no answer at all.
                 raise unreachable(self.name, error) from None
             finally:
                 response.release()
+        # As aiohttp's ``response.json()`` read it: an empty answer is None.
+        data: dict[str, Any] = decode(raw) if raw.strip() else None  # type: ignore[assignment]
         return data
 
     async def _send(
@@ -324,26 +327,19 @@ class ClusterClient:
     ) -> aiohttp.ClientResponse:
         verb = _verb(method, path, query)
         started = anyio.current_time()
-        headers = {"Accept": "application/json", "Content-Type": content_type}
         try:
-            response: aiohttp.ClientResponse = await self._api.call_api(
-                path,
+            response = await self._call(
                 method,
-                query_params=query,
-                header_params=headers,
-                body=body,
-                auth_settings=["BearerToken"],
-                _preload_content=False,
-                _return_http_data_only=True,
-                _request_timeout=aiohttp.ClientTimeout(
+                path,
+                query,
+                body,
+                content_type,
+                aiohttp.ClientTimeout(
                     total=None if stream else request_timeout,
                     sock_connect=min(request_timeout, 10.0),
                     sock_read=request_timeout,
                 ),
             )
-        except kube_client.ApiException as error:
-            self._observe(verb, int(error.status or 0), started)
-            raise from_response(self.name, error.status, error.body, error.headers) from None
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             self._observe(verb, 0, started)
             raise unreachable(self.name, error) from None
@@ -352,6 +348,46 @@ class ClusterClient:
             payload = await response.read()
             response.release()
             raise from_response(self.name, response.status, payload, response.headers)
+        return response
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        body: dict[str, Any] | None,
+        content_type: str,
+        limits: aiohttp.ClientTimeout,
+    ) -> aiohttp.ClientResponse:
+        """One request on the ApiClient's session, as its ``call_api`` would send it.
+
+        The same URL, headers (its defaults and cookie, then the credentials its
+        configuration gives, a token file re-read or an exec plugin's token refreshed),
+        proxy and TLS server name; the body is encoded by ``wire.encode`` rather than
+        walked by ``sanitize_for_serialization`` and ``json.dumps``, and nothing else
+        of the generated client runs.
+        """
+        api = self._api
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers.update(api.default_headers)
+        if api.cookie:
+            headers["Cookie"] = api.cookie
+        query = list(query)
+        await api.update_params_for_auth(headers, query, ["BearerToken"])
+        url = f"{api.configuration.host}{path}"
+        if query:
+            url += "?" + urlencode(query)
+        rest = api.rest_client
+        options: dict[str, Any] = {"headers": headers, "timeout": limits}
+        if rest.proxy:
+            options["proxy"] = rest.proxy
+        if rest.proxy_headers:
+            options["proxy_headers"] = rest.proxy_headers
+        if rest.server_hostname:
+            options["server_hostname"] = rest.server_hostname
+        if method != "GET":
+            options["data"] = encode(body) if body is not None else None
+        response: aiohttp.ClientResponse = await rest.pool_manager.request(method, url, **options)
         return response
 
     def _observe(self, verb: str, status: int, started: float) -> None:

@@ -9,12 +9,13 @@ restart, as kubelet-projected tokens require.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from kubernetes_asyncio import client as kube_client
-from kubernetes_asyncio import config as kube_config
+from kubernetes_asyncio.config import kube_config
 
 from fleet.adapters.kube.transport import use_lean_session
 
@@ -44,14 +45,41 @@ async def new_api_client(endpoint: ClusterEndpoint) -> kube_client.ApiClient:
     return api
 
 
+#: Parsed kubeconfig files by (path, modification time, size): see ``_parsed``.
+_KUBECONFIGS: dict[tuple[str, int, int], Any] = {}
+
+
+def _parsed(kubeconfig: Path) -> Any:
+    """The kubeconfig as kubernetes_asyncio's ``KubeConfigMerger`` reads it, read once.
+
+    ``new_client_from_config`` parses the whole file for every client, and merges its
+    entries pairwise: with one kubeconfig naming 1,000 clusters, starting the daemon
+    parsed 1,000 contexts 1,000 times and never became ready. The parse is kept per
+    file until the file changes (a new modification time or size reads it again).
+    """
+    name = str(kubeconfig)
+    status = os.stat(name)
+    key = (name, status.st_mtime_ns, status.st_size)
+    merged = _KUBECONFIGS.get(key)
+    if merged is None:
+        for stale in [k for k in _KUBECONFIGS if k[0] == name]:
+            del _KUBECONFIGS[stale]
+        merged = kube_config.KubeConfigMerger(name).config
+        _KUBECONFIGS[key] = merged
+    return merged
+
+
 async def _api_client(endpoint: ClusterEndpoint) -> kube_client.ApiClient:
     if endpoint.kubeconfig is not None:
-        api: kube_client.ApiClient = await kube_config.new_client_from_config(
-            config_file=str(endpoint.kubeconfig),
-            context=endpoint.context,
-            persist_config=False,
+        # As new_client_from_config(persist_config=False) does, on a shared parse.
+        configuration = type.__call__(kube_client.Configuration)
+        loader = kube_config.KubeConfigLoader(
+            config_dict=_parsed(endpoint.kubeconfig),
+            config_base_path=None,
+            active_context=endpoint.context,
         )
-        return api
+        await loader.load_and_set(configuration)
+        return kube_client.ApiClient(configuration=configuration)
     if not endpoint.server:
         raise ValueError(f"cluster {endpoint.name}: neither kubeconfig nor server given")
     configuration = kube_client.Configuration(host=endpoint.server.rstrip("/"))

@@ -9,7 +9,11 @@ connector limited to ``connection_pool_maxsize`` (5 per CPU). Both hurt here:
   ``HTTPS_PROXY``/``NO_PROXY``); netrc never applies to a cluster's API;
 - watches hold a connection each for minutes, so an app with as many kinds as the pool
   has slots would leave no connection for a request. The connector is unlimited, and
-  the client bounds its ordinary requests itself (see ``ClusterClient``).
+  the client bounds its ordinary requests itself (see ``ClusterClient``);
+- aiohttp closes a connection idle for 15 s, and a sync's bursts of requests are often
+  further apart than that (a rollout to wait for), so each burst paid new TLS
+  handshakes. Idle connections are kept ``KEEPALIVE`` s, under the 75 s after which
+  aiohttp's server and the 90 s after which Go's close an idle one.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from kubernetes_asyncio import client as kube_client
 #: Largest response line read at once: a watch event holds a whole object (etcd's limit
 #: is 1.5 MiB), as kubernetes_asyncio sets it.
 READ_BUFFER = 2**21
+#: Seconds an idle connection to an API server stays open for the next request.
+KEEPALIVE = 60.0
 
 
 def ssl_context_for(configuration: kube_client.Configuration) -> ssl.SSLContext:
@@ -53,7 +59,9 @@ async def use_lean_session(api: kube_client.ApiClient) -> None:
     """Swap the ApiClient's session for one without per-request env lookups or a cap."""
     rest = api.rest_client
     configuration = api.configuration
-    connector = aiohttp.TCPConnector(limit=0, ssl=ssl_context_for(configuration))
+    connector = aiohttp.TCPConnector(
+        limit=0, ssl=ssl_context_for(configuration), keepalive_timeout=KEEPALIVE
+    )
     session = aiohttp.ClientSession(connector=connector, trust_env=False, read_bufsize=READ_BUFFER)
     unused, rest.pool_manager = rest.pool_manager, session
     proxy = proxy_for(str(configuration.host), configuration.proxy)

@@ -42,6 +42,8 @@ _KINDS: dict[str, tuple[str, Severity]] = {
     "sync_held": ("Sync waiting", "info"),
     "suspended": ("Suspended", "warning"),
     "resumed": ("Resumed", "info"),
+    "generator_held": ("App generator held", "warning"),
+    "generator_failed": ("App generator failed", "error"),
 }
 
 SHORT_REVISION = 12

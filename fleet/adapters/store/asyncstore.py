@@ -26,6 +26,7 @@ import anyio.to_thread
 from fleet.adapters.store.audit import AuditEntry, AuditRecord
 from fleet.adapters.store.connection import Synchronous
 from fleet.adapters.store.core import Clock, utc_now
+from fleet.adapters.store.generators import GeneratorRecord
 from fleet.adapters.store.history import HistoryStore
 from fleet.adapters.store.inventory import RefLike
 from fleet.adapters.store.records import (
@@ -63,9 +64,15 @@ class AsyncHistoryStore:
         synchronous: Synchronous = "NORMAL",
         busy_timeout: float = 5.0,
         clock: Clock = utc_now,
+        autocheckpoint: bool = True,
     ) -> AsyncHistoryStore:
         opener = partial(
-            HistoryStore.open, path, synchronous=synchronous, busy_timeout=busy_timeout, clock=clock
+            HistoryStore.open,
+            path,
+            synchronous=synchronous,
+            busy_timeout=busy_timeout,
+            clock=clock,
+            autocheckpoint=autocheckpoint,
         )
         return cls(await anyio.to_thread.run_sync(opener))
 
@@ -84,6 +91,15 @@ class AsyncHistoryStore:
     ) -> None:
         with anyio.CancelScope(shield=True):
             await self.aclose()
+
+    @property
+    def config_revision(self) -> str | None:
+        """The fleet config revision recorded on each sync that starts from now on."""
+        return self.store.config_revision
+
+    @config_revision.setter
+    def config_revision(self, revision: str | None) -> None:
+        self.store.config_revision = revision
 
     async def _run(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         return await anyio.to_thread.run_sync(partial(call, *args, **kwargs), limiter=self._limiter)
@@ -356,6 +372,14 @@ class AsyncHistoryStore:
 
     async def suspensions(self) -> list[SuspensionRecord]:
         return await self._run(self.store.suspensions)
+
+    # App generators (fleet.adapters.store.generators) ------------------------------------
+
+    async def save_generators(self, records: Mapping[str, GeneratorRecord]) -> None:
+        await self._run(self.store.save_generators, records)
+
+    async def generator_states(self) -> dict[str, GeneratorRecord]:
+        return await self._run(self.store.generator_states)
 
     # Maintenance -------------------------------------------------------------------------
 

@@ -36,8 +36,13 @@ from fleet.adapters.store.records import StoreError
 Synchronous = Literal["NORMAL", "FULL"]
 
 
-def connect(path: Path, *, synchronous: Synchronous, busy_timeout: float) -> Database:
-    """An open :class:`Database` on ``path`` with fleet's pragmas; the file is created."""
+def connect(
+    path: Path, *, synchronous: Synchronous, busy_timeout: float, autocheckpoint: bool = True
+) -> Database:
+    """An open :class:`Database` on ``path`` with fleet's pragmas; the file is created.
+
+    ``autocheckpoint=False`` leaves WAL checkpoints to another process (Litestream,
+    which must copy the WAL before it is folded into the database: replication.py)."""
     if synchronous not in ("NORMAL", "FULL"):
         raise StoreError(f"synchronous must be NORMAL or FULL, got {synchronous!r}")
     if not path.parent.is_dir():
@@ -62,6 +67,8 @@ def connect(path: Path, *, synchronous: Synchronous, busy_timeout: float) -> Dat
         private_database(path)  # the WAL files SQLite just made
         db.execute(f"PRAGMA synchronous = {synchronous}")
         db.execute("PRAGMA foreign_keys = ON")
+        if not autocheckpoint:
+            db.execute("PRAGMA wal_autocheckpoint = 0")
         # After a checkpoint, truncate a WAL that grew during a burst back to 64 MiB.
         db.execute(f"PRAGMA journal_size_limit = {64 * 1024 * 1024}")
     except sqlite3.DatabaseError as error:

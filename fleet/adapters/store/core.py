@@ -32,7 +32,7 @@ Clock = Callable[[], datetime]
 
 SYNC_COLUMNS = (
     "id, app, cluster, revision, triggered_by, dry_run, started_at, applied_at, healthy_at,"
-    " finished_at, result, message, trace_id, resumed_from"
+    " finished_at, result, message, trace_id, resumed_from, config_revision"
 )
 
 
@@ -47,6 +47,8 @@ class StoreCore:
         self.db = db
         self.path = path
         self._clock = clock
+        #: The fleet config revision in force, recorded on every sync that starts.
+        self.config_revision: str | None = None
 
     def _stamp(self, at: datetime | None) -> str:
         """``at`` (or now) as stored text."""
@@ -86,6 +88,7 @@ def sync_from_row(row: Mapping[str, Any]) -> SyncRecord:
         trace_id=row["trace_id"],
         resumed_from=row["resumed_from"],
         progress=decode_json(row.get("progress")),
+        config_revision=row.get("config_revision"),
     )
 
 

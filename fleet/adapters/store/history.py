@@ -15,6 +15,7 @@ from fleet.adapters.store.audit import AuditLog
 from fleet.adapters.store.connection import Synchronous, connect, write_transaction
 from fleet.adapters.store.core import Clock, utc_now
 from fleet.adapters.store.events import EventLog
+from fleet.adapters.store.generators import GeneratorStore
 from fleet.adapters.store.inventory import InventoryStore
 from fleet.adapters.store.queries import HistoryReader
 from fleet.adapters.store.records import StoreError
@@ -38,6 +39,7 @@ class HistoryStore(
     Retention,
     RolloutStore,
     AuditLog,
+    GeneratorStore,
 ):
     """fleet's history: syncs, resource results, inventory, events, status and pins."""
 
@@ -49,6 +51,7 @@ class HistoryStore(
         synchronous: Synchronous = "NORMAL",
         busy_timeout: float = 5.0,
         clock: Clock = utc_now,
+        autocheckpoint: bool = True,
     ) -> HistoryStore:
         """Open (creating if needed) the database at ``path`` and bring its schema up to date.
 
@@ -56,7 +59,9 @@ class HistoryStore(
         database, or was written by a newer fleet.
         """
         path = Path(path)
-        db = connect(path, synchronous=synchronous, busy_timeout=busy_timeout)
+        db = connect(
+            path, synchronous=synchronous, busy_timeout=busy_timeout, autocheckpoint=autocheckpoint
+        )
         try:
             with write_transaction(db):
                 migrate(db)

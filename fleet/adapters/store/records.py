@@ -17,6 +17,7 @@ TRIGGERS = frozenset(
     {
         "poll",
         "webhook",
+        "refresh",  # asked for on the dashboard or POST /api/v1/apps/APP/refresh
         "manual",
         "drift",
         "pin",
@@ -154,6 +155,8 @@ class SyncRecord:
     trace_id: str | None
     resumed_from: int | None
     progress: JSONValue | None = None
+    #: The fleet config revision in force when the sync started (None: a local file).
+    config_revision: str | None = None
 
     @property
     def running(self) -> bool:
@@ -176,6 +179,7 @@ class SyncRecord:
             "message": self.message,
             "trace_id": self.trace_id,
             "resumed_from": self.resumed_from,
+            "config_revision": self.config_revision,
         }
 
 

@@ -178,6 +178,34 @@ def suspensions(db: Database) -> None:
         ) WITHOUT ROWID""")
 
 
+@MIGRATIONS(name="0005_config_revision")
+def config_revision(db: Database) -> None:
+    """Each sync records the fleet config revision in force when it started (the
+    commit of the config source; NULL for a local config file)."""
+    db.execute("ALTER TABLE syncs ADD COLUMN config_revision TEXT")
+
+
+@MIGRATIONS(name="0006_generators")
+def generators(db: Database) -> None:
+    """What each app generator made last and its hold, kept across restarts
+    (fleet.adapters.store.generators)."""
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS generators (
+            name TEXT NOT NULL PRIMARY KEY,
+            revision TEXT,
+            held TEXT,
+            removing TEXT NOT NULL DEFAULT '[]',
+            updated_at TEXT NOT NULL
+        ) WITHOUT ROWID""")
+    db.execute("""
+        CREATE TABLE IF NOT EXISTS generated_apps (
+            generator TEXT NOT NULL,
+            app TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            PRIMARY KEY (generator, app)
+        ) WITHOUT ROWID""")
+
+
 def migrate(db: Database) -> None:
     """Bring ``db`` to the current schema; refuse a database written by a newer fleet.
 

@@ -72,8 +72,18 @@ class SyncWriter(StoreCore):
         with write_transaction(self.db):
             cursor = self.db.execute(
                 "INSERT INTO syncs (app, cluster, revision, triggered_by, dry_run, started_at,"
-                " trace_id, resumed_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [app, cluster, revision, trigger, int(dry_run), stamp, trace_id, resumed_from],
+                " trace_id, resumed_from, config_revision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    app,
+                    cluster,
+                    revision,
+                    trigger,
+                    int(dry_run),
+                    stamp,
+                    trace_id,
+                    resumed_from,
+                    self.config_revision,
+                ],
             )
             sync_id = cursor.lastrowid
             assert sync_id is not None

@@ -32,7 +32,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SYNC_STATUSES = ("Synced", "OutOfSync", "Unknown")
 HEALTH_STATUSES = ("Healthy", "Suspended", "Progressing", "Missing", "Degraded", "Unknown")
 #: Why an automated sync waits (fleet.engine.holds.HoldKind), one-hot in fleet_app_sync_held.
-HOLD_KINDS = ("suspended", "window", "dependency")
+HOLD_KINDS = ("suspended", "window", "dependency", "generator")
 
 #: A sync lasts seconds to tens of minutes (health gates, hooks).
 _SYNC_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, float("inf"))

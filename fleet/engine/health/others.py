@@ -54,11 +54,24 @@ def api_service(obj: Obj) -> Health:
     return Health(PROGRESSING, reason_message(available) or "not available")
 
 
-_HPA_FAILURES = (
-    "FailedGetScale",
-    "FailedUpdateScale",
-    "FailedGetResourceMetric",
-    "InvalidSelector",
+#: (condition type, reason) pairs that decide an autoscaler's health, as Argo CD reads
+#: them: the first condition (in status order) matching a pair decides, whatever its
+#: status, so an AbleToScale/SucceededRescale before a failed metrics fetch is Healthy.
+_HPA_DEGRADED = frozenset(
+    {
+        ("AbleToScale", "FailedGetScale"),
+        ("AbleToScale", "FailedUpdateScale"),
+        ("ScalingActive", "FailedGetResourceMetric"),
+        ("ScalingActive", "InvalidSelector"),
+    }
+)
+_HPA_HEALTHY = frozenset(
+    {
+        ("AbleToScale", "SucceededRescale"),
+        ("ScalingLimited", "DesiredWithinRange"),
+        ("ScalingLimited", "TooFewReplicas"),
+        ("ScalingLimited", "TooManyReplicas"),
+    }
 )
 
 
@@ -78,25 +91,49 @@ def _hpa_conditions(obj: Obj) -> list[Obj]:
 
 
 def horizontal_pod_autoscaler(obj: Obj) -> Health:
-    found = _hpa_conditions(obj)
-    for cond in found:
-        reason = str(cond.get("reason") or "")
-        if cond.get("status") == "False" and (
-            reason in _HPA_FAILURES or reason.startswith("Failed")
-        ):
-            return Health(DEGRADED, reason_message(cond))
-    if any(c.get("type") == "AbleToScale" and c.get("status") == "True" for c in found):
-        return Health(HEALTHY)
-    return Health(PROGRESSING, "waiting for the autoscaler to report")
+    for cond in _hpa_conditions(obj):
+        pair = (str(cond.get("type") or ""), str(cond.get("reason") or ""))
+        if pair in _HPA_DEGRADED:
+            return Health(DEGRADED, str(cond.get("message") or ""))
+        if pair in _HPA_HEALTHY:
+            return Health(HEALTHY, str(cond.get("message") or ""))
+    return Health(PROGRESSING, "Waiting to Autoscale")
 
 
 def custom_resource_definition(obj: Obj) -> Health:
-    names_accepted = condition_is(obj, "NamesAccepted", "False")
-    if names_accepted is not None:
-        return Health(DEGRADED, reason_message(names_accepted) or "names not accepted")
-    non_structural = condition_is(obj, "NonStructuralSchema", "True")
-    if non_structural is not None:
-        return Health(DEGRADED, reason_message(non_structural) or "schema is not structural")
-    if condition_is(obj, "Established", "True") is None:
-        return Health(PROGRESSING, "waiting for the CRD to be established")
-    return Health(HEALTHY)
+    """Argo CD's reading, except that Established=False with reason Installing (the
+    moment between the names being accepted and the kind being served, which every new
+    CRD passes through) is Progressing: as Degraded it would fail every sync creating a
+    CRD, since fleet fails a wave on a Degraded object at once."""
+    found = conditions(obj)
+    if not found:
+        return Health(PROGRESSING, "Status conditions not found")
+    terminating = condition_is(obj, "Terminating", "True")
+    if terminating is not None:
+        return Health(PROGRESSING, f"CRD is being terminated: {terminating.get('message') or ''}")
+    names = condition_is(obj, "NamesAccepted", "False")
+    if names is not None:
+        return Health(DEGRADED, f"CRD names have not been accepted: {names.get('message') or ''}")
+    established = condition(obj, "Established")
+    if established is None or established.get("status") != "True":
+        message = str((established or {}).get("message") or "")
+        if established is not None and established.get("reason") == "Installing":
+            return Health(PROGRESSING, f"CRD is not established yet: {message}")
+        return Health(DEGRADED, f"CRD is not established: {message}")
+    violations = condition_is(obj, "NonStructuralSchema", "True")
+    if violations is not None:
+        return Health(DEGRADED, f"Schema violations found: {violations.get('message') or ''}")
+    return Health(HEALTHY, "CRD is healthy")
+
+
+def argo_workflow(obj: Obj) -> Health:
+    """An Argo Workflow by its phase (so a Workflow used as a hook waits for its end)."""
+    status = section(obj, "status")
+    phase, message = status.get("phase") or "", str(status.get("message") or "")
+    if phase in ("", "Pending", "Running"):
+        return Health(PROGRESSING, message)
+    if phase == "Succeeded":
+        return Health(HEALTHY, message)
+    if phase in ("Failed", "Error"):
+        return Health(DEGRADED, message)
+    return Health(HealthStatus.UNKNOWN, message)

@@ -21,6 +21,7 @@ import aiohttp
 from kubernetes_asyncio import client
 
 from fleet.sim.controllers.objects import Obj, name_of, namespace_of
+from fleet.sim.store import loads
 
 REQUEST_TIMEOUT = 30.0
 
@@ -84,7 +85,7 @@ async def _json(response: aiohttp.ClientResponse) -> Obj:
         response.release()
     if not 200 <= response.status < 300:
         raise _error(response.status, body)
-    parsed = json.loads(body) if body else {}
+    parsed = loads(body) if body else {}
     return parsed if isinstance(parsed, dict) else {}
 
 
@@ -165,7 +166,7 @@ class KubeAccess:
             async for line in response.content:
                 if not line.strip():
                     continue
-                event = json.loads(line)
+                event = loads(line)
                 obj = event.get("object") or {}
                 if event.get("type") == "ERROR":
                     raise _error(int(obj.get("code") or 500), json.dumps(obj))

@@ -78,9 +78,14 @@ class ControllerSettings:
 class Controllers:
     """All controllers of one cluster, sharing one cache and one queue."""
 
-    def __init__(self, api_client: client.ApiClient, settings: ControllerSettings) -> None:
+    def __init__(
+        self,
+        api_client: client.ApiClient,
+        settings: ControllerSettings,
+        access: KubeAccess | None = None,
+    ) -> None:
         self.settings = settings
-        self.access = KubeAccess(api_client)
+        self.access = access or KubeAccess(api_client)
         self.stores = {kind: Store(time.monotonic) for kind in WATCHED}
         self.queue: WorkQueue[WorkKey] = WorkQueue()
         self.nodes = node_names(settings.nodes)
@@ -339,12 +344,15 @@ async def run_controllers(
     ready_delay: float = 1.0,
     namespace: str | None = None,
     nodes: int = 1,
+    access: KubeAccess | None = None,
     task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
 ) -> None:
     """Move object status as a real cluster would, until cancelled.
 
     With ``await task_group.start(run_controllers, api_client)`` the call returns once
-    every cache has been listed, so that what a test creates next is seen.
+    every cache has been listed, so that what a test creates next is seen. ``access``
+    replaces the client's doors to the API (the simulator passes one that writes
+    in-process, :mod:`fleet.sim.local_access`).
     """
     settings = ControllerSettings(ready_delay=ready_delay, namespace=namespace, nodes=nodes)
-    await Controllers(api_client, settings).run(task_status=task_status)
+    await Controllers(api_client, settings, access).run(task_status=task_status)

@@ -279,3 +279,23 @@ async def test_every_write_is_audited_by_token_name_never_value(api: Api, tmp_pa
     for secret in (ADMIN, READER, WEB_CI, "guess"):
         assert secret.encode() not in stored
         assert secret not in json.dumps(rows)
+
+
+async def test_generators_are_read_scope_and_show_a_token_limited_to_apps_only_its_apps(
+    api: Api,
+) -> None:
+    api.fake.generator_rows = [
+        {
+            "name": "teams",
+            "revision": "a" * 40,
+            "apps": ["api", "web", "web-eu"],
+            "held": {"reason": "held", "removing": ["api", "web"], "of": 3},
+        }
+    ]
+    assert (await api.call("GET", "/api/v1/generators")).status == 401
+    assert (await api.call("GET", "/api/v1/generators", SCRAPER)).status == 403
+    [full] = (await api.call("GET", "/api/v1/generators", READER)).body
+    assert full["apps"] == ["api", "web", "web-eu"]
+    [limited] = (await api.call("GET", "/api/v1/generators", WEB_CI)).body
+    assert limited["apps"] == ["web", "web-eu"]
+    assert limited["held"]["removing"] == ["web"]
