@@ -8,7 +8,8 @@ environment built here from a list of names:
 - base functions without ``dofile``, ``loadfile``, ``getfenv``/``setfenv``,
   ``collectgarbage`` and the ``python`` bridge; ``print`` does nothing; ``load`` and
   ``loadstring`` compile source text only (never bytecode) into the same sandbox;
-  ``require`` hands out only the libraries below (Argo CD preloads ``os`` the same way);
+  ``require`` hands out only the libraries below (Argo CD preloads ``os`` the same way)
+  and ``json`` (fleet.adapters.health.luajson, as Argo CD preloads gopher-json);
 - ``string`` (without ``dump``, also taken off the table strings index), ``table``,
   ``math``, and ``os`` with ``time``, ``date``, ``clock`` and ``difftime`` only (Argo CD's
   own jetstream.nats.io/Consumer check calls ``os.difftime``);
@@ -33,13 +34,15 @@ from typing import Any
 
 import lupa.luajit21 as luajit
 
+from fleet.adapters.health.luajson import JSON_MODULE, MAX_DEPTH
+
 #: Argo CD stops a health script after one second.
 TIME_LIMIT = 1.0
 #: Memory for one run (the object's tables included).
 MEMORY_LIMIT = 64 * 1024 * 1024
 
 _SETUP = r"""
-local limit = ...
+local limit, json_source, json_depth = ...
 jit.off()
 jit.flush()
 local ffi = require("ffi")
@@ -98,6 +101,10 @@ end
 
 local modules = {string = env.string, table = env.table, math = env.math, os = env.os}
 env.require = function(name)
+  if name == "json" and modules.json == nil then
+    -- Built on first use, outside the script's environment (see luajson).
+    modules.json = loadstring_(json_source, "=json")(json_depth)
+  end
   local found = modules[name]
   if found == nil then
     error_("module '" .. tostring_(name) .. "' is not available to health checks", 2)
@@ -213,7 +220,7 @@ def run_script(
     """Run ``script`` with ``obj`` as the global ``obj``; never raises for script faults."""
     try:
         runtime = _runtime()
-        runner = runtime.execute(_SETUP, limit)
+        runner = runtime.execute(_SETUP, limit, JSON_MODULE, MAX_DEPTH)
         returned = runner(script, f"={_CHUNK}", _to_lua(runtime, obj))
     except luajit.LuaMemoryError:
         return RunResult("error", f"{chunkname}: not enough memory (limit {MEMORY_LIMIT} bytes)")

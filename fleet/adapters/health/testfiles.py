@@ -10,7 +10,8 @@ verdict expected for each::
         inputPath: testdata/progressing.yaml
 
 A case passes when both status and message are what is written (a message left out
-means an empty one), as Argo CD's own test compares them. The script in the test file's
+means an empty one), as Argo CD's own test compares them. Each case is judged on its
+own: no verdict is kept from one input file to the next. The script in the test file's
 directory is tried first; objects it does not cover (or every object, in a directory
 without one) get the checks fleet is configured with, then the built-in rules.
 """
@@ -115,7 +116,6 @@ def run_test_file(
     the directories to read Argo CD's ``<group>/<kind>`` layout from."""
     local = _local_check(test_file.parent, [*roots, test_file.parent.parent.parent])
     tiers = [[local], *configured] if local is not None else list(configured)
-    checks = LuaHealthChecks(tiers)
     results: list[CaseResult] = []
     for input_path, expected, error in _cases(test_file):
         if error:
@@ -130,7 +130,9 @@ def run_test_file(
             message = f"{input_path}: expected one object, found {len(objects)}"
             results.append(CaseResult(test_file, input_path, expected, None, error=message))
             continue
-        verdict = explain(objects[0], (), checks)
+        # Fresh checks for every case: fixtures often share a uid and resourceVersion
+        # (copied from one object), so a verdict kept for one would answer the next.
+        verdict = explain(objects[0], (), LuaHealthChecks(tiers))
         results.append(
             CaseResult(test_file, input_path, expected, verdict.health, verdict.decided_by)
         )
