@@ -24,9 +24,11 @@ MAX_DEPTH = 1000
 #: Lua source of the module: a chunk taking the nesting limit, returning the table.
 JSON_MODULE = r"""
 local max_depth = ...
-local byte, sub, find, char, format = string.byte, string.sub, string.find, string.char, string.format
+local byte, sub, find = string.byte, string.sub, string.find
+local char, format = string.char, string.format
 local concat, sort, floor, huge = table.concat, table.sort, math.floor, math.huge
-local type_, pairs_, tostring_, tonumber_, error_, pcall_ = type, pairs, tostring, tonumber, error, pcall
+local type_, pairs_, tostring_, tonumber_ = type, pairs, tostring, tonumber
+local error_, pcall_ = error, pcall
 local tojson_nil = {}
 
 local function fail(text, at, what)
@@ -48,7 +50,10 @@ local function utf8(code)
     0x80 + floor(code / 0x40) % 0x40, 0x80 + code % 0x40)
 end
 
-local escapes = {['"'] = '"', ["\\"] = "\\", ["/"] = "/", b = "\b", f = "\f", n = "\n", r = "\r", t = "\t"}
+local escapes = {
+  ['"'] = '"', ["\\"] = "\\", ["/"] = "/",
+  b = "\b", f = "\f", n = "\n", r = "\r", t = "\t",
+}
 
 local function read_string(text, at)
   local parts, start = {}, at + 1
@@ -157,7 +162,9 @@ function json.decode(text)
   local ok, value, at = pcall_(read_value, text, skip(text, 1), 0)
   if ok then
     at = skip(text, at)
-    if at <= #text then return nil, format("invalid character after top-level value at offset %d", at - 1) end
+    if at <= #text then
+      return nil, format("invalid character after top-level value at offset %d", at - 1)
+    end
     if value == tojson_nil then return nil end
     return value
   end
@@ -173,14 +180,17 @@ local function quote(s)
 end
 
 local function number_text(n)
-  if n ~= n or n == huge or n == -huge then error_({json = "unsupported value: " .. tostring_(n)}, 0) end
+  if n ~= n or n == huge or n == -huge then
+    error_({json = "unsupported value: " .. tostring_(n)}, 0)
+  end
   if n == floor(n) and n > -1e21 and n < 1e21 then return format("%.0f", n) end
   local size = n < 0 and -n or n
   -- Go writes the shortest digits that read back the same, without an exponent
   -- between 1e-6 and 1e21.
   local plain = size >= 1e-6 and size < 1e21
   for digits = 1, 17 do
-    local candidate = plain and format("%." .. (digits + 6) .. "f", n) or format("%." .. digits .. "g", n)
+    local candidate = plain and format("%." .. (digits + 6) .. "f", n)
+      or format("%." .. digits .. "g", n)
     if tonumber_(candidate) == n then
       if plain then return (candidate:gsub("0+$", "")) end
       return (candidate:gsub("e([-+])0(%d)$", "e%1%2"))
@@ -190,6 +200,7 @@ local function number_text(n)
 end
 
 local write
+local MIXED = "cannot encode mixed or invalid key types"
 
 local function write_table(t, seen, depth)
   -- Like gopher-json, a table met twice is refused, even when it is not a cycle.
@@ -203,7 +214,7 @@ local function write_table(t, seen, depth)
   elseif type_(first) == "number" then
     local count = 0
     for k in pairs_(t) do
-      if type_(k) ~= "number" then error_({json = "cannot encode mixed or invalid key types"}, 0) end
+      if type_(k) ~= "number" then error_({json = MIXED}, 0) end
       count = count + 1
     end
     for i = 1, count do
@@ -214,14 +225,14 @@ local function write_table(t, seen, depth)
   elseif type_(first) == "string" then
     local keys = {}
     for k in pairs_(t) do
-      if type_(k) ~= "string" then error_({json = "cannot encode mixed or invalid key types"}, 0) end
+      if type_(k) ~= "string" then error_({json = MIXED}, 0) end
       keys[#keys + 1] = k
     end
     sort(keys)
     for i, k in ipairs(keys) do out[i] = quote(k) .. ":" .. write(t[k], seen, depth + 1) end
     out = "{" .. concat(out, ",") .. "}"
   else
-    error_({json = "cannot encode mixed or invalid key types"}, 0)
+    error_({json = MIXED}, 0)
   end
   return out
 end
