@@ -135,7 +135,10 @@ async def stream(
                 try:
                     await asyncio.wait_for(wakeup.wait(), timeout=wait)
                 except TimeoutError:
-                    if req.bookmarks and loop.time() >= next_bookmark:
+                    # The wait can time out with events already queued (they arrived while
+                    # it was being cancelled): a bookmark at store.rv would then claim them
+                    # delivered, and a stream ending next would lose them for good.
+                    if req.bookmarks and not pending and loop.time() >= next_bookmark:
                         next_bookmark = loop.time() + req.bookmark_interval
                         yield event_line("BOOKMARK", bookmark(store.rv, None))
                     continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -141,3 +142,35 @@ async def test_a_burst_of_changes_arrives_complete_and_in_order() -> None:
 
     events = await collect(store, request(None), 51, during=burst)
     assert events == [("ADDED", "first")] + [("ADDED", f"n{i:02}") for i in range(50)]
+
+
+async def test_no_bookmark_passes_events_queued_as_the_wait_timed_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An event can land while a timed-out wait is being cancelled. A bookmark sent then
+    at the store's resourceVersion would tell the client it had everything up to there;
+    were the stream to end next, the client would resume past the event and never see
+    it (a simulated controller missed whole Deployments this way under load)."""
+    store = Store()
+    real_wait_for = asyncio.wait_for
+    raced = False
+
+    async def racing_wait_for(waited: Any, **kwargs: Any) -> Any:
+        nonlocal raced
+        if not raced:
+            raced = True
+            waited.close()
+            store.put(CM, cm("late"))  # arrives in the same turn as the timeout
+            raise TimeoutError
+        return await real_wait_for(waited, **kwargs)
+
+    monkeypatch.setattr("fleet.sim.watch.asyncio.wait_for", racing_wait_for)
+    req = request(store.rv, bookmarks=True, bookmark_interval=0.0, timeout=5.0)
+    first: dict[str, Any] = {}
+    with anyio.fail_after(5):
+        async for chunk in stream(store, req, render, bookmark):
+            first = json.loads(chunk.splitlines()[0])
+            break
+    assert raced
+    assert first["type"] == "ADDED", first
+    assert first["object"]["metadata"]["name"] == "late"
