@@ -22,6 +22,7 @@ import datetime
 import getpass
 import io
 import os
+import random
 import re
 import shutil
 import signal
@@ -46,8 +47,31 @@ LOOPBACK = "127.0.0.1"
 SSHD = "/usr/sbin/sshd"
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
-    """A TCP port that was free a moment ago (for servers that cannot bind port 0)."""
+    """A TCP port that was free a moment ago (for servers that cannot bind port 0).
+
+    Taken below the kernel's ephemeral range where it can: a port the kernel may hand to
+    any outgoing connection (the daemon's own, a simulator's) between this check and the
+    server's bind would make the server fail with "address already in use".
+    """
+    low, _ = _ephemeral_range()
+    if low > 11000:
+        for _ in range(50):
+            port = random.randrange(10000, low)
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind((LOOPBACK, port))
+                except OSError:
+                    continue
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((LOOPBACK, 0))
         return int(sock.getsockname()[1])

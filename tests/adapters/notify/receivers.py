@@ -9,7 +9,6 @@ CA (trustme), requires it before AUTH, and accepts one username and password.
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,6 +22,8 @@ import anyio
 import trustme
 from aiohttp import web
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+from tests.support.gitservers import free_port as free_port  # re-exported for the tests
 
 
 @dataclass
@@ -66,12 +67,6 @@ class HttpReceiver:
             while len(self.requests) < count:
                 await self.arrived.wait()
         return self.requests
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @asynccontextmanager
