@@ -52,7 +52,14 @@ async def test_pages_and_reads_of_a_running_daemon(
             complete = all(
                 any(r["kind"] == "Pod" and r["depth"] == 2 for r in t["resources"]) for t in trees
             )
-            return trees if complete else None
+            # Once in a while (about one full run in three, under load) a cluster's web
+            # Deployment reads OutOfSync for a moment after convergence, in the tree and
+            # in the status alike; not yet explained (noted on issue 16), so the tree is
+            # read once every cluster shows it Synced again.
+            settled = all(
+                tree_rows(t).get(("Deployment", "web"), {}).get("sync") == "Synced" for t in trees
+            )
+            return trees if complete and settled else None
 
         trees = await eventually(trees_complete, timeout=30, what="pods in every tree")
         assert sorted(t["cluster"] for t in trees) == sorted(w.names)
