@@ -8,7 +8,8 @@ a sync write half an app and then fail on a bad object. So when the app's namesp
 
 1. dry-run of every object outside that namespace, and of the namespace itself;
 2. when all of those passed: the namespace is created (POST, so a namespace someone else
-   made in the meantime is never mistaken for one this sync made);
+   made in the meantime is never mistaken for one this sync made: the sync then goes on
+   as if it had existed from the start, and never removes it);
 3. dry-run of the objects in it;
 4. if one of those fails: the namespace is deleted again (with its UID as precondition,
    so only the one this sync created) and the sync fails, leaving the cluster as it was.
@@ -24,7 +25,6 @@ from fleet.engine.decisions import Batch, Failed
 from fleet.engine.planner_state import PlannerState
 from fleet.engine.prepare import Reason, namespace_created
 from fleet.engine.progress import Failure
-from fleet.engine.retry import ApiError
 
 #: Why the namespace a sync created is deleted again (history shows it).
 ROLLBACK_REASON = "created for this sync's dry-run, which failed: removed again"
@@ -55,15 +55,7 @@ class NamespaceFirst(PlannerState):
         if state == "backoff":
             return self._retry_wait([(due, task.ref)], None)
         assert record is not None
-        error = record.error
-        if error is not None and error.reason == "AlreadyExists":
-            # Made by someone else since the sync looked: nothing was written, and the
-            # next try finds it existing (a conflict, which may pass).
-            message = "appeared while the sync started; nothing was written"
-            error = ApiError(409, "Conflict", message)
-            failure = Failure(Reason.APPLY_FAILED, message, task.ref, error=error)
-        else:
-            failure = Failure(Reason.APPLY_FAILED, self._error(record), task.ref, error=error)
+        failure = Failure(Reason.APPLY_FAILED, self._error(record), task.ref, error=record.error)
         return Failed((failure,), self.inp.inventory, self.prepared.candidates)
 
     def _dry_run_failed(self, failures: list[Failure]) -> Batch | Failed:

@@ -197,6 +197,8 @@ def _namespace_task(inp: SyncInput, desired: Sequence[Manifest]) -> SyncTask | N
     task = SyncTask(ref, Phase.SYNC, 0, TaskType.APPLY, ObjectSettings(), manifest, ref.name)
     if ref in inp.live and not namespace_created(inp.progress, task):
         return None
+    if namespace_made_by_another(inp.progress, task):
+        return None  # as if it had existed when the sync looked: nothing of ours to do
     return task
 
 
@@ -219,6 +221,15 @@ def namespace_created(progress: Progress, task: SyncTask) -> bool:
     """Whether this sync created the namespace of a CreateNamespace ``task``."""
     record = progress.records.get(f"apply {task.key}")
     return record is not None and record.ok
+
+
+def namespace_made_by_another(progress: Progress, task: SyncTask) -> bool:
+    """Whether this sync's create of its namespace found one made since it looked (two
+    apps sharing a namespace, syncing at once): it exists, and it is not this sync's."""
+    record = progress.records.get(f"apply {task.key}")
+    return (
+        record is not None and record.error is not None and record.error.reason == "AlreadyExists"
+    )
 
 
 def _crd_kinds(desired: Sequence[Manifest]) -> dict[str, ObjectRef]:

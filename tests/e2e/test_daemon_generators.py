@@ -12,6 +12,7 @@ a hold stays held through restarts.
 
 from __future__ import annotations
 
+import json
 import signal
 from pathlib import Path
 
@@ -270,8 +271,9 @@ async def test_a_list_generator_changed_by_sighup_reloads_only_its_apps(
         daemon = await w.daemon(config)
         for app in ("team-a", "team-b"):  # expanded before the first build
             await daemon.wait_converged(selected, head, app=app)
-        a_syncs = [r["id"] for r in await daemon.history(app="team-a") if r["revision"] == head]
-        assert len(a_syncs) == len(selected)  # one per selected cluster
+        a_rows = [r for r in await daemon.history(app="team-a") if r["revision"] == head]
+        a_syncs = [r["id"] for r in a_rows]
+        assert len(a_syncs) == len(selected), json.dumps(a_rows)  # one per selected cluster
 
         config["generators"][0]["list"] = [{"team": "a"}]
         mark = await daemon.last_event_id()

@@ -109,9 +109,11 @@ def test_a_resumed_sync_keeps_the_namespace_it_created_and_does_not_wait_for_it(
     assert cluster.writes == ["apply Namespace/web", "apply ConfigMap/a"]
 
 
-def test_a_namespace_made_by_someone_else_meanwhile_is_a_conflict_that_may_pass() -> None:
+def test_a_namespace_made_by_someone_else_meanwhile_is_used_and_never_removed() -> None:
+    """Two apps sharing a namespace sync at once: the second one's POST finds it made."""
     cluster = strict_cluster()
-    desired = manifests(config("a"))
+    cluster.dry_run_errors["bad"] = [INVALID]
+    desired = manifests(config("a"), config("bad"))
     progress = Progress.start(0.0)
     first = engine_decide(SyncInput("web", "abc", desired, {}, frozenset(), OPTIONS, progress, 0))
     assert isinstance(first, Batch)
@@ -120,11 +122,16 @@ def test_a_namespace_made_by_someone_else_meanwhile_is_a_conflict_that_may_pass(
     create = engine_decide(SyncInput("web", "abc", desired, {}, frozenset(), OPTIONS, progress, 1))
     assert isinstance(create, Batch)
     progress = create.record([cluster.execute(a) for a in create.actions], 2.0)  # type: ignore[misc]
-    verdict = engine_decide(SyncInput("web", "abc", desired, {}, frozenset(), OPTIONS, progress, 2))
+    # the sync goes on: its objects are dry-run in the namespace it found
+    dry_run = engine_decide(SyncInput("web", "abc", desired, {}, frozenset(), OPTIONS, progress, 2))
+    assert isinstance(dry_run, Batch), dry_run
+    assert sorted(a.ref.name for a in dry_run.actions) == ["a", "bad"]
+    progress = dry_run.record([cluster.execute(a) for a in dry_run.actions], 3.0)  # type: ignore[misc]
+    verdict = engine_decide(SyncInput("web", "abc", desired, {}, frozenset(), OPTIONS, progress, 3))
     assert isinstance(verdict, Failed), verdict
-    assert "appeared" in verdict.message
-    assert sync_may_pass(verdict).may_pass
-    assert cluster.writes == []
+    assert [f.ref.name for f in verdict.failures] == ["bad"]
+    assert cluster.writes == [], "not ours: never removed again"
+    assert NAMESPACE in cluster.live
 
 
 @pytest.mark.parametrize("exists", [True, False])
