@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +46,7 @@ class RolloutActionError(Exception):
     """A user's rollout request that does not apply now (the message says why)."""
 
 
-class RolloutControls:
+class RolloutControls(ABC):
     """The coordinator's state, and what users ask of it (see the module docstring)."""
 
     def __init__(
@@ -71,6 +72,7 @@ class RolloutControls:
 
     # -- provided by the coordinator ---------------------------------------------------
 
+    @abstractmethod
     def _retarget(
         self,
         rollout: AppRollout,
@@ -80,10 +82,11 @@ class RolloutControls:
         now: bool = False,
         user: bool = False,
     ) -> dict[str, list[str]]:
-        raise NotImplementedError
+        """Point ``rollout`` at a new target; the clusters started, by reason."""
 
+    @abstractmethod
     def _step(self, rollout: AppRollout) -> list[str]:
-        raise NotImplementedError
+        """Start what the planner allows now; the clusters started."""
 
     # -- shared ------------------------------------------------------------------------
 
