@@ -296,20 +296,25 @@ async def test_an_app_added_or_changed_by_a_reload_syncs_at_once(
                     return False
             return True
 
+        async def finished_everywhere(after: int) -> list[dict[str, Any]] | None:
+            """The syncs of the app after ``after``, once one has ended on every cluster
+            (its objects are written before its result is recorded)."""
+            rows = [r for r in await daemon.history(app="extra") if r["id"] > after]
+            ended = {r["cluster"] for r in rows if r["finished_at"]}
+            return rows if ended == set(w.names) else None
+
         # The source does not move: the new app must not wait for the next commit.
         await reload_with("apps/extra/v1")
         await eventually(lambda: extra_at("v1"), timeout=20, what="the added app synced")
-        rows = [r for r in await daemon.history(app="extra") if r["result"] == "Succeeded"]
-        assert {r["cluster"] for r in rows} == set(w.names), rows
+        rows = await eventually(lambda: finished_everywhere(0), timeout=20, what="syncs ended")
+        assert {r["result"] for r in rows} == {"Succeeded"}, rows
         assert {r["trigger"] for r in rows} == {"config"}, rows
 
         # Changed (a new path, same commit, no selfHeal): synced at once too.
         syncs_before = await daemon.last_sync_id()
         await reload_with("apps/extra/v2")
         await eventually(lambda: extra_at("v2"), timeout=20, what="the changed app synced")
-        rows = [
-            r
-            for r in await daemon.history(app="extra")
-            if r["id"] > syncs_before and r["result"] == "Succeeded"
-        ]
-        assert {r["trigger"] for r in rows} == {"config"}, rows
+        rows = await eventually(
+            lambda: finished_everywhere(syncs_before), timeout=20, what="syncs ended"
+        )
+        assert {r["trigger"] for r in rows if r["result"] == "Succeeded"} == {"config"}, rows
