@@ -5,13 +5,18 @@ through a ``coordination.k8s.io/v1`` Lease (in one of the fleet's clusters, name
 ``lease.cluster``, or in a cluster of its own, named by ``lease.kubeconfig`` and
 ``lease.context``); only the leader syncs, and it replicates the history database with
 Litestream to ``replica.url``, from which the next leader restores it. The durations are
-client-go's leader election's, with its defaults. Shards (clusters split between several
-active instances) do not exist: such keys are refused rather than ignored.
+client-go's leader election's, with its defaults.
+
+Past one host's capacity, ``shards`` splits the fleet's clusters by label between
+several active instances (docs/shards.md): ``shard`` names this instance's part, each
+shard elects its own leader through its own Lease (``<lease.name>-<shard>``), and
+rollouts that span shards are ordered through records in the Lease's cluster.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 from datetime import timedelta
 from pathlib import Path
@@ -26,7 +31,10 @@ from fleet.engine.leadership import check_timings
 
 #: A Lease's name and namespace: DNS subdomain / label rules, as the API server checks.
 _NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
-_SHARD_KEYS = ("shard", "shards", "shard_selector", "shard_label")
+#: A shard's name goes into a Lease's name: a DNS label.
+_SHARD_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$"
+#: Keys that look like shard settings but are not ours: refused with a pointer.
+_NOT_SHARD_KEYS = ("shard_selector", "shard_label")
 
 
 def default_identity() -> str:
@@ -139,20 +147,75 @@ class HaSettings(BaseModel):
     #: Where the history database is replicated; unset, a new leader starts with the
     #: history it has locally (which may be old), and says so.
     replica: ReplicaSettings | None = None
+    #: Every shard of the fleet: name -> matchLabels over the fleet config's cluster
+    #: labels; the same table on every instance (docs/shards.md).
+    shards: dict[str, dict[str, str]] | None = None
+    #: This instance's shard (one of ``shards``); it syncs only the clusters it selects.
+    shard: str | None = Field(default=None, pattern=_SHARD_PATTERN)
+    #: Seconds between two reads of the shared rollout records (and of the peers'
+    #: addresses); also the peers' status read timeout.
+    shard_sync_interval: PositiveDuration = timedelta(seconds=1)
+    #: A file holding a bearer token the peers' APIs accept (read scope), for the
+    #: whole-fleet status; unset, peers are read without one (loopback, no tokens).
+    peer_token_file: Path | None = None
+    #: This instance's API URL as the peers reach it (advertised on its shard Lease);
+    #: unset: http:// and ``api_address``.
+    advertise_url: str | None = None
 
     @model_validator(mode="before")
     @classmethod
-    def _no_shards(cls, data: Any) -> Any:
+    def _not_shard_keys(cls, data: Any) -> Any:
         if isinstance(data, dict):
-            found = [key for key in _SHARD_KEYS if key in data]
+            found = [key for key in _NOT_SHARD_KEYS if key in data]
             if found:
                 raise PydanticCustomError(
                     "shards",
-                    "ha.{key}: shards are not supported; every instance manages every "
-                    "cluster, one at a time (the leader)",
+                    "ha.{key} is not a setting: give ha.shards (shard name -> labels) and "
+                    "ha.shard (this instance's shard), see docs/shards.md",
                     {"key": found[0]},
                 )
         return data
+
+    @model_validator(mode="after")
+    def _shards(self) -> Self:
+        if self.shards is None and self.shard is None:
+            if self.peer_token_file is not None or self.advertise_url is not None:
+                raise PydanticCustomError(
+                    "shards", "ha.peer_token_file and ha.advertise_url need ha.shards"
+                )
+            return self
+        if self.shards is None or self.shard is None:
+            raise PydanticCustomError(
+                "shards",
+                "ha.shards and ha.shard go together: the table of every shard, and which "
+                "one this instance is",
+            )
+        for name, selector in self.shards.items():
+            if not re.match(_SHARD_PATTERN, name):
+                raise PydanticCustomError(
+                    "shards",
+                    "ha.shards: '{name}' is not a valid shard name (lowercase letters, "
+                    "digits and '-', at most 40)",
+                    {"name": name[:60]},
+                )
+            if not selector:
+                raise PydanticCustomError(
+                    "shards",
+                    "ha.shards.{name}: an empty selector would select every cluster",
+                    {"name": name},
+                )
+        if self.shard not in self.shards:
+            raise PydanticCustomError(
+                "shards",
+                "ha.shard '{shard}' is not one of ha.shards ({names})",
+                {"shard": self.shard, "names": ", ".join(sorted(self.shards))},
+            )
+        return self
+
+    def shard_lease_name(self, shard: str | None = None) -> str:
+        """The Lease a shard's instances elect through (the plain one without shards)."""
+        name = shard if shard is not None else self.shard
+        return self.lease.name if name is None else f"{self.lease.name}-{name}"
 
     @model_validator(mode="after")
     def _timings(self) -> Self:
@@ -181,4 +244,6 @@ def resolve_ha_paths(data: Any, resolve: Any) -> Any:
             if key in replica:
                 replica[key] = resolve(replica[key])
         out["replica"] = replica
+    if "peer_token_file" in out:
+        out["peer_token_file"] = resolve(out["peer_token_file"])
     return out

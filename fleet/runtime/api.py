@@ -26,6 +26,7 @@ from fleet.runtime.holds import HoldBoard, HoldRefused
 from fleet.runtime.mailbox import Trigger
 from fleet.runtime.plan import PlanScope
 from fleet.runtime.resource_tree import resource_trees
+from fleet.runtime.shards import shard_owners
 from fleet.runtime.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -62,8 +63,19 @@ class DaemonApiAnswers(DaemonState):
         """``GET /api/v1/generators`` (fleet.runtime.generation)."""
         return self.generated.as_json(self.generated.written or self.config)
 
-    async def status(self) -> list[JSON]:
-        return [slot.worker.status.as_json() for _, slot in sorted(self.workers.items())]
+    async def status(self, *, local: bool = False) -> list[JSON]:
+        """Every app on every cluster; with shards, the other shards' rows too (read from
+        their leaders, fleet.runtime.shards), unless ``local``."""
+        rows = [slot.worker.status.as_json() for _, slot in sorted(self.workers.items())]
+        link = self._ha.link if self._ha is not None else None
+        if link is None or self.config is None:
+            return rows
+        rows = [{**row, "shard": link.shard} for row in rows]
+        if local:
+            return rows
+        owners = shard_owners(self.settings.ha, self.config) or {}
+        rows += await link.peer_rows(self.config, owners)
+        return sorted(rows, key=lambda row: (str(row["app"]), str(row["cluster"])))
 
     def _worker(self, app: str, cluster: str) -> Worker:
         slot = self.workers.get((app, cluster))

@@ -21,13 +21,16 @@ from fleet.adapters.git import Revision
 from fleet.adapters.health.validation import refuse_uncompilable_lua
 from fleet.adapters.kube.client import ClusterClient, Limits
 from fleet.adapters.kube.connection import ClusterEndpoint
-from fleet.config import Cluster, ConfigError, FleetConfig, load_fleet_config
+from fleet.config import Cluster, ConfigError, ConfigIssue, FleetConfig, load_fleet_config
+from fleet.engine.shards import ShardError
 from fleet.runtime import values_from
 from fleet.runtime.clusters import ClusterRuntime
 from fleet.runtime.daemon_state import DaemonState, WorkerSlot
 from fleet.runtime.desired import DesiredStateBuilder, git_timeouts
 from fleet.runtime.health_checks import configure_health_checks, health_source_moved
+from fleet.runtime.leadership import HaError
 from fleet.runtime.mailbox import Trigger
+from fleet.runtime.shards import owned_clusters
 from fleet.runtime.sources import SourcePoller
 from fleet.runtime.worker import SyncOutcome, Worker
 
@@ -48,6 +51,9 @@ def endpoint_of(cluster: Cluster) -> ClusterEndpoint:
 class FleetAssembly(DaemonState):
     """Builds the running parts from a config, and rebuilds what a reload changed."""
 
+    #: This shard's clusters (None: no shards, every cluster).
+    owned: frozenset[str] | None = None
+
     async def _build(self, config: FleetConfig) -> None:
         async with self.generated.lock:  # not while generators rebuild (_regenerate)
             await self._build_now(config)
@@ -60,19 +66,28 @@ class FleetAssembly(DaemonState):
         old_config = self.config if self._started else None
         # Workers: one per (app, targeted cluster); those no longer wanted go first, while
         # their cluster connection still exists (deletionPolicy: delete needs it).
+        # With shards, only this shard's clusters (fleet.runtime.shards).
+        self.owned = self._owned_clusters(config)
+        owned = self.owned
         wanted: dict[tuple[str, str], tuple[Any, Cluster]] = {}
         for app in config.apps:
             for cluster in config.targets(app):
-                wanted[(app.name, cluster.name)] = (app, cluster)
+                if owned is None or cluster.name in owned:
+                    wanted[(app.name, cluster.name)] = (app, cluster)
         for key in [k for k in self.workers if k not in wanted]:
             slot = self.workers.pop(key)
             slot.scope.cancel()
             slot.worker.unsubscribe()
+            if owned is not None and _still_targeted(config, *key):
+                log.info("%s on %s: the cluster is now another shard's", *key)
+                continue  # its objects stay: the other shard's leader manages them now
             await self._app_left(slot.worker, config)
         # Clusters: keep those whose definition did not change. A manager newly named by
         # ignoreDifferences needs the managedFields the caches dropped: list them again.
         managers = _managers_named(config)
         for cluster in config.clusters:
+            if owned is not None and cluster.name not in owned:
+                continue
             runtime = self.clusters.get(cluster.name)
             unchanged = (
                 old_config is not None
@@ -97,7 +112,8 @@ class FleetAssembly(DaemonState):
             runtime = ClusterRuntime(client, self._tasks, kept_managers=managers)
             runtime.on_reachability(self._reachability)
             self.clusters[cluster.name] = runtime
-        for name in [n for n in self.clusters if n not in {c.name for c in config.clusters}]:
+        kept = {c.name for c in config.clusters if owned is None or c.name in owned}
+        for name in [n for n in self.clusters if n not in kept]:
             runtime = self.clusters.pop(name)
             runtime.stop()
             await runtime.client.close()
@@ -175,6 +191,21 @@ class FleetAssembly(DaemonState):
             if now is not None:
                 self._rollouts.new_revision(app.name, now, "config")
 
+    def _owned_clusters(self, config: FleetConfig) -> frozenset[str] | None:
+        """This shard's clusters (None without shards); HaError when the shards do not
+        split the config's clusters exactly (every instance refuses alike)."""
+        try:
+            return owned_clusters(self.settings.ha, config)
+        except ShardError as error:
+            raise HaError(str(error)) from None
+
+    def _shard_check(self, config: FleetConfig, where: str) -> None:
+        """A reloaded config the shards do not split exactly is refused like bad YAML."""
+        try:
+            owned_clusters(self.settings.ha, config)
+        except ShardError as error:
+            raise ConfigError([ConfigIssue(where, 0, 0, (), str(error))]) from None
+
     async def _run_worker(self, scope: anyio.CancelScope, worker: Worker) -> None:
         with scope:
             await worker.run()
@@ -195,6 +226,7 @@ class FleetAssembly(DaemonState):
         try:
             config = await anyio.to_thread.run_sync(load_fleet_config, self.config_path)
             await anyio.to_thread.run_sync(refuse_uncompilable_lua, config)
+            self._shard_check(config, str(self.config_path))
         except ConfigError as error:
             lines = [str(issue) for issue in error.errors]
             log.error(
@@ -367,6 +399,14 @@ class FleetAssembly(DaemonState):
                 runtime = self.clusters.get(cluster)
                 since = runtime.reachability.since if runtime is not None else None
                 slot.worker.status.mark_unreachable(since, message)
+
+
+def _still_targeted(config: FleetConfig, app: str, cluster: str) -> bool:
+    """The app still targets the cluster (which left this shard, not the app)."""
+    try:
+        return cluster in {c.name for c in config.targets(config.app(app))}
+    except KeyError:
+        return False
 
 
 def _managers_named(config: FleetConfig) -> frozenset[str]:

@@ -33,7 +33,7 @@ from fleet.adapters.http.routes import ApiAccess
 from fleet.adapters.http.server import build_app, serve
 from fleet.adapters.store import DEFAULT_FILE_NAME, AsyncHistoryStore
 from fleet.adapters.store.files import private_directory
-from fleet.config import FleetConfig, Settings, load_fleet_config
+from fleet.config import ConfigError, FleetConfig, Settings, load_fleet_config
 from fleet.runtime.api import DaemonApiAnswers
 from fleet.runtime.assembly import FleetAssembly
 from fleet.runtime.config_source import config_watcher_for
@@ -53,8 +53,6 @@ class Daemon(FleetAssembly, DaemonApiAnswers):
 
     def __init__(self, settings: Settings, config_path: Path | None) -> None:
         super().__init__(settings, config_path)
-        #: Leader election and replication, when the settings ask for them.
-        self._ha: HighAvailability | None = None
         self.telemetry.metrics.watch_state(self._metric_state)
         self.config_watcher = config_watcher_for(settings, self.config_state, self._event)
         if self.config_watcher is not None:
@@ -80,6 +78,8 @@ class Daemon(FleetAssembly, DaemonApiAnswers):
             await self._run_active(access)
             return
         # One of several instances: stand by until this one leads (high_availability.py).
+        if self.config is not None:  # shards that do not split the clusters: no start
+            self._owned_clusters(self.config)
         db_path = state_dir / DEFAULT_FILE_NAME
         async with HighAvailability.open(settings, self.config, db_path) as ha:
             self._ha = ha
@@ -166,6 +166,13 @@ class Daemon(FleetAssembly, DaemonApiAnswers):
                     tasks.start_soon(self._regenerate)  # expand again, from the restored state
                     tasks.start_soon(self._signals)
                     tasks.start_soon(self._retention)
+                    if ha is not None and ha.link is not None:  # rollouts across shards
+                        tasks.start_soon(
+                            ha.link.run,
+                            self._rollouts.rollouts,
+                            lambda: self.owned or frozenset(),
+                            self._rollouts.remote_progress,
+                        )
                     tasks.start_soon(self._release_memory)
                     every = settings.poll_interval.total_seconds()
                     tasks.start_soon(watch_host_files, self.workers, every)
@@ -193,6 +200,13 @@ class Daemon(FleetAssembly, DaemonApiAnswers):
     async def _apply_config_commit(self, config: FleetConfig, origin: dict[str, Any]) -> None:
         """A config source commit passed its checks: syncs from now on record it."""
         if self._stopping:
+            return
+        try:
+            self._shard_check(config, f"config commit {origin.get('revision')}")
+        except ConfigError as error:  # every instance refuses it alike; keep the old one
+            message = "; ".join(str(issue) for issue in error.errors)
+            log.error("config commit refused, keeping the running config: %s", message)
+            await self._event("config_rejected", message[:4000], None, None, origin)
             return
         if self.store is not None:
             self.store.config_revision = origin.get("revision")

@@ -30,6 +30,7 @@ from fleet.runtime.clusters import ClusterRuntime
 from fleet.runtime.config_source import ConfigSourceWatcher, ConfigState
 from fleet.runtime.fleet_view import CommitBook
 from fleet.runtime.generation import GeneratedApps
+from fleet.runtime.high_availability import HighAvailability
 from fleet.runtime.holds import HoldBoard
 from fleet.runtime.notifications import NotificationDispatcher
 from fleet.runtime.plan import FleetPlanner
@@ -66,6 +67,8 @@ class DaemonState:
         self._tasks: TaskGroup | None = None
         self._ctx: WorkerContext | None = None
         self._rollouts: RolloutCoordinator | None = None
+        #: Leader election, replication and shards, when the settings ask for them.
+        self._ha: HighAvailability | None = None
         self._rollout_api: RolloutApi | None = None
         #: Suspensions, sync windows and dependsOn: why automated syncs wait.
         self._holds: HoldBoard | None = None

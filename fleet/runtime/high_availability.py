@@ -30,6 +30,12 @@ from fleet.adapters.http.server import serve
 from fleet.adapters.http.standby import build_standby_app
 from fleet.adapters.kube.connection import ClusterEndpoint
 from fleet.adapters.kube.leases import LeaseClient, LeaseError
+from fleet.adapters.kube.rollout_records import (
+    API_URL_ANNOTATION,
+    SHARD_ANNOTATION,
+    CoordinationClient,
+    RecordError,
+)
 from fleet.adapters.store.replication import (
     Litestream,
     ReplicaTarget,
@@ -39,6 +45,7 @@ from fleet.adapters.store.replication import (
 from fleet.config import FleetConfig, Settings
 from fleet.config.high_availability import HaSettings
 from fleet.runtime.leadership import Deposed, Fence, HaError, LeaderElector, Timings
+from fleet.runtime.shards import ShardLink, advertised_url
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +120,8 @@ class HighAvailability:
         self.deposed: str | None = None
         #: Whether the takeover restored the history from the replica.
         self.restored = False
+        #: The link to the other shards (fleet.runtime.shards), with ``ha.shards``.
+        self.link: ShardLink | None = None
 
     @classmethod
     @asynccontextmanager
@@ -124,11 +133,29 @@ class HighAvailability:
         endpoint = lease_endpoint(ha, settings, config)
         litestream = litestream_for(ha, db_path)
         try:
-            leases = await LeaseClient.connect(endpoint, ha.lease.namespace, ha.lease.name)
+            leases = await LeaseClient.connect(endpoint, ha.lease.namespace, ha.shard_lease_name())
         except LeaseError as error:
             raise HaError(str(error)) from None
         async with leases:
-            yield cls(ha, leases, litestream)
+            if ha.shards is None:
+                yield cls(ha, leases, litestream)
+                return
+            # A shard's leader: advertised on its Lease, linked to the other shards.
+            leases.annotations = {
+                API_URL_ANNOTATION: advertised_url(ha, settings.api_address),
+                SHARD_ANNOTATION: str(ha.shard),
+            }
+            try:
+                coordination = await CoordinationClient.connect(endpoint, ha.lease.namespace)
+            except RecordError as error:
+                raise HaError(str(error)) from None
+            async with coordination:
+                instance = cls(ha, leases, litestream)
+                try:
+                    instance.link = ShardLink(ha, coordination, instance.fence)
+                except RecordError as error:
+                    raise HaError(str(error)) from None
+                yield instance
 
     def view(self) -> tuple[str, str, str]:
         return (self.ha.identity, self.elector.leader, self.elector.leases.where)

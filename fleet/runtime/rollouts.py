@@ -43,6 +43,7 @@ from fleet.engine.rollout import (
     RolloutStatus,
     single_wave,
 )
+from fleet.engine.shards import own_starts
 from fleet.engine.soak import soak_failures
 from fleet.runtime.mailbox import Trigger
 from fleet.runtime.rollout_controls import (
@@ -234,6 +235,13 @@ class RolloutCoordinator(RolloutControls):
         """
         rollout.generation += 1
         rollout.reason = reason
+        if revision is not None and (
+            rollout.revision is None or rollout.revision.sha != revision.sha
+        ):
+            # Other shards' clusters (fleet.runtime.shards): their progress was about the
+            # old revision; the new revision's record brings theirs.
+            for cluster in [c for c in rollout.progress if c not in rollout.workers]:
+                del rollout.progress[cluster]
         if revision is not None:
             rollout.revision = revision
         released: list[str] = []
@@ -326,7 +334,8 @@ class RolloutCoordinator(RolloutControls):
         released: list[str] = []
         rollout.blocked = {}
         retry_at: float | None = None
-        for cluster in decision.start:
+        # Another shard's clusters are released by that shard (fleet.runtime.shards).
+        for cluster in own_starts(decision.start, rollout.workers):
             closed = self.start_gate(rollout.app, cluster) if self.start_gate else None
             if closed is not None:
                 retry_at = closed[0] if retry_at is None else min(retry_at, closed[0])
@@ -348,6 +357,11 @@ class RolloutCoordinator(RolloutControls):
             rollout.watching = True
             self._tasks.start_soon(self._watch, rollout)
         return released
+
+    def remote_progress(self, rollout: AppRollout) -> None:
+        """Another shard's clusters moved (fleet.runtime.shards): plan again."""
+        if self.rollouts.get(rollout.app) is rollout:
+            self._step(rollout)
 
     def _syncing(self, rollout: AppRollout) -> list[str]:
         return [c for c, p in rollout.progress.items() if p.state is ClusterRollout.SYNCING]
@@ -408,6 +422,7 @@ class RolloutCoordinator(RolloutControls):
     def _halt(self, rollout: AppRollout, reason: str, roll_back: tuple[str, ...]) -> None:
         rollout.halted, rollout.halt_reason = True, reason
         rollout.generation += 1
+        roll_back = tuple(c for c in roll_back if c in rollout.workers)  # this shard's
         sha = rollout.revision.sha if rollout.revision else None
         log.warning("app %s: rollout of %s halted: %s", rollout.app, (sha or "")[:12], reason)
         telemetry.current().rollout_ended(rollout.app, sha, str(RolloutStatus.HALTED), reason)

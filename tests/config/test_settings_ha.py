@@ -102,8 +102,8 @@ def test_the_environment_sets_ha_too(monkeypatch: pytest.MonkeyPatch) -> None:
             "ha:\n  lease: {cluster: a}\n  retry_period: 9s\n",
             "renew_deadline must be longer than 1.2 x retry_period",
         ),
-        ("ha:\n  lease: {cluster: a}\n  shards: 4\n", "shards are not supported"),
-        ("ha:\n  lease: {cluster: a}\n  shard_selector: {a: b}\n", "shards are not supported"),
+        ("ha:\n  lease: {cluster: a}\n  shards: 4\n", "expected a mapping"),
+        ("ha:\n  lease: {cluster: a}\n  shard_selector: {a: b}\n", "is not a setting"),
         ("ha:\n  lease: {cluster: a}\n  replica: {url: /srv/replica}\n", "file:///ABSOLUTE"),
         ("ha:\n  lease: {cluster: a}\n  replica: {url: 'file://relative'}\n", "file:///ABSOLUTE"),
         (

@@ -118,6 +118,8 @@ def build_app(
         return web.Response(text=text, status=200 if ok else 503)
 
     async def status(request: web.Request) -> web.Response:
+        if request.query.get("scope") == "local":  # a peer shard asks (fleet.runtime.shards)
+            return _json(visible(request, await api.status(local=True)))
         return _json(visible(request, await api.status()))
 
     async def config_status(request: web.Request) -> web.Response:

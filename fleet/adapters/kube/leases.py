@@ -56,9 +56,13 @@ def record_of(lease: Any) -> LeaseRecord:
     )
 
 
-def lease_body(namespace: str, name: str, record: LeaseRecord) -> dict[str, Any]:
+def lease_body(
+    namespace: str, name: str, record: LeaseRecord, annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The Lease to send for ``record`` (its resourceVersion is the precondition)."""
     metadata: dict[str, Any] = {"name": name, "namespace": namespace}
+    if annotations:
+        metadata["annotations"] = dict(annotations)
     if record.resource_version:
         metadata["resourceVersion"] = record.resource_version
     spec: dict[str, Any] = {
@@ -86,6 +90,8 @@ class LeaseClient:
         self._leases = kube_client.CoordinationV1Api(api)
         self.namespace = namespace
         self.name = name
+        #: Written with every renewal (a shard's leader advertises its API URL here).
+        self.annotations: dict[str, str] = {}
 
     @classmethod
     async def connect(cls, endpoint: ClusterEndpoint, namespace: str, name: str) -> LeaseClient:
@@ -127,7 +133,7 @@ class LeaseClient:
     async def write(self, record: LeaseRecord, timeout: float) -> LeaseRecord:  # noqa: ASYNC109
         """Create (no resourceVersion) or replace the Lease; what the server stored."""
         # Sent as a dict (the client passes it through): see the module docstring.
-        body: Any = lease_body(self.namespace, self.name, record)
+        body: Any = lease_body(self.namespace, self.name, record, self.annotations)
         try:
             if record.resource_version:
                 lease = await self._leases.replace_namespaced_lease(
