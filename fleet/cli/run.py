@@ -22,6 +22,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     import anyio
 
+    from fleet.adapters.eventloop import daemon_loop_options
     from fleet.adapters.heap import freeze_startup_objects
     from fleet.adapters.telemetry.logs import configure_logging
     from fleet.adapters.tlsbuffers import lean_tls_buffers
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     daemon = Daemon(settings, config)
     freeze_startup_objects()  # imports live as long as the process: no GC walks them
     try:
-        anyio.run(daemon.run, backend="asyncio")
+        anyio.run(daemon.run, backend="asyncio", backend_options=daemon_loop_options())
     except ConfigError as error:
         for issue in error.errors:
             print(issue, file=sys.stderr)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fleet.engine.annotations import Phase
-from fleet.engine.diff import compare
+from fleet.engine.diff import compare, in_sync
 from fleet.engine.retry import ApiError
 from fleet.model.ignore_differences import IgnoreDifference
 from fleet.model.refs import ObjectRef
@@ -60,10 +60,18 @@ class DryRun(_Action):
     ignore: tuple[IgnoreDifference, ...] = field(default=(), repr=False, compare=False)
     secret_key: bytes = field(default=b"", repr=False, compare=False)
 
-    def succeeded_with(self, result: Body) -> ActionResult:
-        """Report the object the server returned; the engine compares it with live."""
+    def succeeded_with(self, result: Body, *, paths: bool = True) -> ActionResult:
+        """Report the object the server returned; the engine compares it with live.
+
+        ``paths=False`` leaves out which paths changed (``changed``): a sync decides on
+        ``in_sync`` alone, and only a preview shows the paths, so a sync spares the
+        JSON Patch it would take to find them.
+        """
         if self.mode == "create":
             return ActionResult(self.id, True)
+        if not paths:
+            same = in_sync(self.ref, result, self.live, self.ignore, self.secret_key)
+            return ActionResult(self.id, True, in_sync=same)
         diff = compare(self.ref, result, self.live, self.ignore, self.secret_key, with_text=False)
         return ActionResult(self.id, True, in_sync=diff.in_sync, changed=diff.changed_paths)
 

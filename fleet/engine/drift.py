@@ -67,6 +67,9 @@ def quantity(value: Any) -> Decimal | None:
         return None
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def _same_scalar(desired: Any, live: Any) -> bool:
     if desired == live and type(desired) is type(live):
         return True
@@ -122,10 +125,55 @@ def live_mismatch(
     """None when every field of ``applied`` holds in ``live``; else where it does not."""
     if live is None:
         return Mismatch(("",))
+    want, have = _comparable(ref, applied, live, rules)
+    found: list[str] = []
+    _walk(want, have, "", found, limit)
+    return Mismatch(tuple(found)) if found else None
+
+
+def live_matches(
+    ref: ObjectRef,
+    applied: Mapping[str, Any],
+    live: Mapping[str, Any] | None,
+    rules: Iterable[IgnoreDifference] = (),
+) -> bool:
+    """``live_mismatch(...) is None``, without writing down where (a sync asks this of
+    every object it dry-runs, and naming each field it walks was most of the cost)."""
+    if live is None:
+        return False
+    want, have = _comparable(ref, applied, live, rules)
+    return _holds(want, have)
+
+
+def _comparable(
+    ref: ObjectRef,
+    applied: Mapping[str, Any],
+    live: Mapping[str, Any],
+    rules: Iterable[IgnoreDifference],
+) -> tuple[Any, Any]:
     selected = rules_for(ref, rules)
     # Ignore rules cut fields out in place: only then must the copies be deep.
     want = apply_ignores(normalize(applied, deep=bool(selected)), selected, live)
     have = apply_ignores(normalize(live, deep=bool(selected)), selected, live)
-    found: list[str] = []
-    _walk(want, have, "", found, limit)
-    return Mismatch(tuple(found)) if found else None
+    return want, have
+
+
+def _holds(desired: Any, live: Any) -> bool:
+    """What ``_walk`` finds nothing in: every field of ``desired`` holds in ``live``."""
+    if type(desired) in _SCALARS:
+        return _same_scalar(desired, live)
+    if isinstance(desired, dict | Mapping):
+        if not isinstance(live, dict | Mapping):
+            return False
+        for key, value in desired.items():
+            if value is None:
+                if live.get(key) is not None:
+                    return False
+            elif key not in live or not _holds(value, live[key]):
+                return False
+        return True
+    if isinstance(desired, list):
+        if not isinstance(live, list) or len(live) != len(desired):
+            return False
+        return all(_holds(want, have) for want, have in zip(desired, live, strict=True))
+    return _same_scalar(desired, live)

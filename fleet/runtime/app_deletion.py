@@ -91,6 +91,7 @@ async def delete_objects(worker: Worker) -> bool:
         ).run()
     finally:
         with anyio.CancelScope(shield=True):
+            await journal.flush()
             if verdict is None:
                 await store.finish_sync(sync_id, "Interrupted", "the daemon stopped")
             elif isinstance(verdict, Succeeded):

@@ -44,7 +44,7 @@ from fleet.engine import (
     decide,
 )
 from fleet.engine.decisions import Running
-from fleet.engine.drift import live_mismatch
+from fleet.engine.drift import live_matches
 from fleet.engine.hooks import hook_state
 from fleet.engine.prepare import created_namespace
 from fleet.model import annotations as names
@@ -296,7 +296,7 @@ class SyncExecutor:
 
         async with anyio.create_task_group() as group:
             for action in actions:
-                group.start_soon(run_one, action)
+                group.start_soon(run_one, action, name="sync action")  # no name to look up
         if rows:
             await self.journal.resources(rows)
         return results
@@ -353,19 +353,19 @@ class SyncExecutor:
             return action.succeeded()
         if action.mode == "replace":
             result = await self.client.replace(action.body, dry_run=True)
-            return action.succeeded_with(result)
+            return action.succeeded_with(result, paths=False)
         live = self._live_one(action.ref)
-        if live is not None and (
-            live_mismatch(action.ref, action.body, live, self.job.options.ignore_differences)
-            is None
+        if live is not None and live_matches(
+            action.ref, action.body, live, self.job.options.ignore_differences
         ):
             # Every field fleet applies already holds live: the server's answer to this
             # apply would be the live object itself. Saying so without asking spares a
             # request per unchanged object, which is most of them in most commits.
             self.dry_runs_spared += 1
-            return action.succeeded_with(live)
+            return action.succeeded_with(live, paths=False)
         result = await self.client.apply(action.body, dry_run=True)
-        return action.succeeded_with(result)
+        # Which paths changed is for a preview (fleet plan); a sync reads in_sync only.
+        return action.succeeded_with(result, paths=False)
 
     async def _apply(self, action: Apply) -> tuple[ActionResult, ResourceRow]:
         existed = self._live_one(action.ref) is not None

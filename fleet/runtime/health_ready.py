@@ -30,8 +30,8 @@ async def prepare_health(custom: object, objects: Iterable[Mapping[str, Any] | N
     """Run, in a worker thread, the Lua checks for the ``objects`` (None ones skipped)
     whose verdicts are not ready, so the engine's calls that follow find them."""
     checks = _checks_of(custom)
-    if checks is None or checks.inline:
-        return
+    if checks is None or checks.inline or not any(checks.tiers):
+        return  # no script loaded (the usual case): nothing to prepare, no object walked
     waiting = checks.unjudged(obj for obj in objects if obj is not None)
     if waiting:
         await to_thread.run_sync(checks.judge_all, waiting, limiter=_LIMITER)

@@ -1,8 +1,10 @@
 """What a running sync leaves in history: its progress, and one row per object.
 
-The executor reports as it goes (``SyncJournal``): the progress is saved only when it
-changed, so a sync interrupted by a restart resumes from where it stopped
-(``resumable``), and each object's row carries its health as seen at that moment. The
+The executor reports as it goes (``SyncJournal``): the progress is saved only when what
+a resume reads of it changed (not the deadlines of waits, which ``resumable`` drops), so
+a sync interrupted by a restart resumes from where it stopped, and each object's row
+carries its health as seen at that moment. A batch's rows are written with the progress
+that follows them, in one call and one transaction. The
 objects a failed sync never reached still get a row each (``failed_object_rows``), so
 history says which objects failed, not only that the sync did.
 """
@@ -38,29 +40,40 @@ class SyncJournal:
         self.sync_id = sync_id
         self.applied_at: datetime | None = None
         self._saved: Progress | None = None
+        #: Rows of the last batch, written with the progress that follows them.
+        self._pending: list[ResourceResult] = []
 
     async def progress(self, progress: Progress, status: Running) -> None:
         self.worker.status.step = status.message or f"{status.phase} wave {status.wave}"
-        if progress == self._saved:
+        kept = replace(progress, waits={})  # what ``resumable`` reads of it
+        if kept == self._saved and not self._pending:
             return  # most waits end with nothing new to remember: no write
-        await self.worker.ctx.store.save_progress(self.sync_id, json.loads(progress.to_json()))
-        self._saved = progress
+        saved = None if kept == self._saved else json.loads(progress.to_json())
+        rows, self._pending = self._pending, []
+        await self.worker.ctx.store.record_step(self.sync_id, rows, saved)
+        self._saved = kept
+
+    async def flush(self) -> None:
+        """Write rows still held (the sync ended right after their batch)."""
+        rows, self._pending = self._pending, []
+        if rows:
+            await self.worker.ctx.store.record_results(self.sync_id, rows)
 
     async def resources(self, rows: Sequence[ResourceRow]) -> None:
         results = []
-        for row in rows:
-            live = self.worker.runtime.cache.get(row.ref)
+        options = self.worker.options()  # once per batch: building it is not free
+        cache = self.worker.runtime.cache
+        lives = [cache.get(row.ref) for row in rows]
+        judged = [live for row, live in zip(rows, lives, strict=True) if row.health is None]
+        await prepare_health(options.custom_health, judged)
+        for row, live in zip(rows, lives, strict=True):
             health = row.health
-            if health is None and live is not None:
-                await prepare_health(self.worker.options().custom_health, [live])
             if health is None and live is not None and row.action == "hook":
                 # A hook's health is how it ends (Running, Succeeded, Failed), not a
                 # workload's: a Job that ran to completion is not "Progressing".
-                options = self.worker.options()
                 state = hook_state(live, options.health_rules, options.custom_health)
                 health = str(state.outcome)
             elif health is None and live is not None and row.action in ("created", "configured"):
-                options = self.worker.options()
                 found = app_health([(row.ref, live)], options.health_rules, options.custom_health)
                 health = str(found.status)
             results.append(
@@ -79,7 +92,7 @@ class SyncJournal:
             )
             if row.ok and row.action in ("created", "configured", "pruned", "hook"):
                 self.applied_at = utc_now()
-        await self.worker.ctx.store.record_results(self.sync_id, results)
+        self._pending.extend(results)
 
 
 def failed_object_rows(verdict: Failed) -> list[ResourceResult]:

@@ -185,6 +185,7 @@ class SyncRunner:
     ) -> None:
         worker = self.worker
         store = worker.ctx.store
+        await journal.flush()
         worker.status.operation, worker.status.step = "", ""
         retrying = False
         if verdict is None:

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from fleet.engine.diff import compare, normalize, secret_digest
+from fleet.engine.diff import compare, in_sync, normalize, secret_digest
+from fleet.engine.diff import in_sync as diff_in_sync
 from fleet.engine.diff.ignore import remove_managed
 from fleet.model.ignore_differences import IgnoreDifference
 from fleet.model.refs import ObjectRef
@@ -53,6 +54,7 @@ SAME: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 def test_in_sync(desired: dict[str, Any], live: dict[str, Any]) -> None:
     diff = compare(REF, desired, live)
     assert diff.in_sync
+    assert in_sync(REF, desired, live)
     assert diff.patch == ()
     assert diff.text == ""
 
@@ -80,6 +82,7 @@ def test_out_of_sync(
 ) -> None:
     diff = compare(REF, desired, live)
     assert not diff.in_sync
+    assert not in_sync(REF, desired, live)
     assert sorted(diff.changed_paths) == sorted(paths)
 
 
@@ -292,6 +295,7 @@ def test_ignore_differences(
     rule: IgnoreDifference, desired: dict[str, Any], live: dict[str, Any], in_sync: bool
 ) -> None:
     assert compare(REF, desired, live, [rule]).in_sync is in_sync
+    assert diff_in_sync(REF, desired, live, [rule]) is in_sync
 
 
 SIDECAR = {"name": "proxy", "image": "envoy"}

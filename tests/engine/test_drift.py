@@ -6,8 +6,10 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from fleet.engine.drift import live_mismatch, quantity
+from fleet.engine.drift import live_matches, live_mismatch, quantity
 from fleet.model.ignore_differences import IgnoreDifference
 from fleet.model.refs import ObjectRef
 
@@ -120,12 +122,16 @@ def test_live_mismatch(
 ) -> None:
     found = live_mismatch(REF, applied, live)
     assert (found.pointers if found else None) == pointers
+    # The yes-or-no a sync asks agrees with the walk that names the pointers.
+    assert live_matches(REF, applied, live) is (pointers is None)
 
 
 def test_ignored_pointer_is_not_drift() -> None:
     rule = IgnoreDifference(group="apps", kind="Deployment", json_pointers=("/spec/replicas",))
     found = live_mismatch(REF, deployment(replicas=3), live_of(deployment(replicas=5)), [rule])
     assert found is None
+    assert live_matches(REF, deployment(replicas=3), live_of(deployment(replicas=5)), [rule])
+    assert not live_matches(REF, deployment(replicas=3), live_of(deployment(replicas=5)))
 
 
 def test_secret_values_compare_by_digest() -> None:
@@ -143,8 +149,10 @@ def test_secret_values_compare_by_digest() -> None:
     }
     ref = ObjectRef("", "Secret", "", "s")
     assert live_mismatch(ref, applied, live) is None
+    assert live_matches(ref, applied, live)
     live["data"]["password"] = "b3RoZXI="
     assert live_mismatch(ref, applied, live) is not None
+    assert not live_matches(ref, applied, live)
 
 
 @pytest.mark.parametrize(
@@ -170,3 +178,27 @@ def test_limit_stops_the_walk() -> None:
     found = live_mismatch(REF, applied, live, limit=5)
     assert found is not None
     assert len(found.pointers) == 5
+
+
+_values = st.recursive(
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-2, 2),
+        st.sampled_from([0.5, 1.0, "1", "500m", "0.5", "a", ""]),
+    ),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, max_size=3),
+    ),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_values, _values)
+def test_property_live_matches_is_an_empty_walk(spec: Any, live_spec: Any) -> None:
+    applied = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": spec}
+    live = {"apiVersion": "apps/v1", "kind": "Deployment", "spec": live_spec}
+    for have in (live, applied):
+        assert live_matches(REF, applied, have) is (live_mismatch(REF, applied, have) is None)

@@ -46,7 +46,6 @@ from fleet.adapters.health.sandbox import TIME_LIMIT, RunResult, run_script
 from fleet.config.health_checks import is_wildcard, key_matches
 from fleet.engine.health import HealthVerdict
 from fleet.model.health import Health, HealthStatus
-from fleet.model.refs import ObjectRef
 
 INVALID_STATUS = "Lua returned an invalid health status"
 #: Seconds a script that ran out of time is not run again.
@@ -83,8 +82,10 @@ class LuaCheck:
 
 def object_key(obj: Mapping[str, Any]) -> str:
     """Argo CD's key of an object: ``group/Kind``, or ``Kind`` for the core group."""
-    ref = ObjectRef.of(dict(obj))
-    return f"{ref.group}/{ref.kind}" if ref.group else ref.kind
+    api_version = str(obj.get("apiVersion", ""))
+    group = api_version.rpartition("/")[0]  # as ObjectRef.of reads it, without the copy
+    kind = str(obj.get("kind", ""))
+    return f"{group}/{kind}" if group else kind
 
 
 @dataclass
@@ -141,6 +142,8 @@ class LuaHealthChecks:
         return found
 
     def __call__(self, obj: Mapping[str, Any]) -> HealthVerdict | None:
+        if not any(self.tiers):
+            return None  # no script loaded: every kind has its built-in rule
         check = self.find(object_key(obj))
         if check is None:
             return None

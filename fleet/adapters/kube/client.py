@@ -9,6 +9,7 @@ reported to an optional observer (metrics and traces hook in there).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -337,7 +338,9 @@ class ClusterClient:
                 aiohttp.ClientTimeout(
                     total=None if stream else request_timeout,
                     sock_connect=min(request_timeout, 10.0),
-                    sock_read=request_timeout,
+                    # A read timeout as long as the total one could never fire first; a
+                    # stream has only this one. (aiohttp re-arms it at every chunk read.)
+                    sock_read=request_timeout if stream else None,
                 ),
             )
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
@@ -376,7 +379,7 @@ class ClusterClient:
         await api.update_params_for_auth(headers, query, ["BearerToken"])
         url = f"{api.configuration.host}{path}"
         if query:
-            url += "?" + urlencode(query)
+            url += "?" + _query_string(tuple(query))
         rest = api.rest_client
         options: dict[str, Any] = {"headers": headers, "timeout": limits}
         if rest.proxy:
@@ -393,6 +396,12 @@ class ClusterClient:
     def _observe(self, verb: str, status: int, started: float) -> None:
         if self._observer is not None:
             self._observer(self.name, verb, status, anyio.current_time() - started)
+
+
+@functools.lru_cache(maxsize=512)
+def _query_string(query: tuple[tuple[str, str], ...]) -> str:
+    """``urlencode``, once per query: a sync sends the same few again and again."""
+    return urlencode(query)
 
 
 def _verb(method: str, path: str, query: list[tuple[str, str]]) -> str:

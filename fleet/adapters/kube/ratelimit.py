@@ -22,15 +22,21 @@ class TokenBucket:
     async def acquire(self) -> None:
         if self.qps <= 0:
             return
+        if not self._lock.locked() and self._take():
+            return  # a token at hand and nobody queued before us: no lock to go through
         async with self._lock:
-            now = anyio.current_time()
-            if self._stamp is not None:
-                self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.qps)
-            self._stamp = now
-            if self._tokens < 1:
-                wait = (1 - self._tokens) / self.qps
-                await anyio.sleep(wait)
+            if not self._take():
+                await anyio.sleep((1 - self._tokens) / self.qps)
                 self._stamp = anyio.current_time()
                 self._tokens = 0.0
-            else:
-                self._tokens -= 1
+
+    def _take(self) -> bool:
+        """Refill, then take a token if one is there (no await: atomic on the loop)."""
+        now = anyio.current_time()
+        if self._stamp is not None:
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.qps)
+        self._stamp = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True

@@ -1,14 +1,21 @@
 """The history store for async code: every call runs in a worker thread, one at a time.
 
 SQLite calls block, and the daemon's event loop must not: each method hands the
-synchronous call to ``anyio.to_thread.run_sync`` under a ``CapacityLimiter(1)`` owned by
-this store, which both keeps the loop free and guarantees the single connection is used
-by one thread at a time. A cancelled caller still waits for its call to finish (anyio
-does not abandon the thread), so a write is never left half-done by a cancel scope; the
-transaction inside each call makes it all-or-nothing anyway.
+synchronous call to this store's ``CallQueue`` (fleet.adapters.store.callqueue), which
+runs it in a worker thread, alone and in order, so the loop stays free and the single
+connection is used by one thread at a time; calls made while one hop is out share the
+next. A caller cancelled once its call started still waits for it to finish, so a write
+is never left half-done by a cancel scope; the transaction inside each call makes it
+all-or-nothing anyway.
 
 Retention runs batch by batch, each a separate call, so a large cleanup interleaves with
 the daemon's own writes instead of holding the store for its whole length.
+
+Two reads every worker makes at each wake, its inventory and its pin, are answered from
+memory once read: the daemon is the only writer of its database, and every write of
+either goes through this facade, which forgets what it kept of them before and after.
+A sync's resource rows and its progress are written together, in one call
+(``record_step``). A thread hop costs more than such a read or write itself.
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import anyio
 import anyio.to_thread
 
 from fleet.adapters.store.audit import AuditEntry, AuditRecord
+from fleet.adapters.store.callqueue import CallQueue
 from fleet.adapters.store.connection import Synchronous
 from fleet.adapters.store.core import Clock, utc_now
 from fleet.adapters.store.generators import GeneratorRecord
@@ -47,6 +55,7 @@ from fleet.adapters.store.suspensions import ALL_APPS, SuspensionRecord
 
 P = ParamSpec("P")
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 class AsyncHistoryStore:
@@ -54,7 +63,13 @@ class AsyncHistoryStore:
 
     def __init__(self, store: HistoryStore) -> None:
         self.store = store
-        self._limiter = anyio.CapacityLimiter(1)
+        self._calls = CallQueue()
+        #: Reads kept until a write through this facade changes what they read.
+        self._inventories: dict[tuple[str, str], dict[StoredRef, str]] = {}
+        self._pins: dict[tuple[str, str], str | None] = {}
+        #: Counts the starts and ends of those writes: a read that overlapped one is
+        #: not kept (it may have read the table before the write).
+        self._writes = 0
 
     @classmethod
     async def open(
@@ -102,7 +117,29 @@ class AsyncHistoryStore:
         self.store.config_revision = revision
 
     async def _run(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        return await anyio.to_thread.run_sync(partial(call, *args, **kwargs), limiter=self._limiter)
+        return await self._calls.run(partial(call, *args, **kwargs))
+
+    async def _kept(self, kept: dict[K, T], key: K, call: Callable[[], T]) -> T:
+        """``call()``'s answer, read once and kept unless a write overlapped the read."""
+        if key in kept:
+            return kept[key]
+        writes = self._writes
+        value = await self._run(call)
+        if writes == self._writes:
+            kept[key] = value
+        return value
+
+    async def _forgetting(self, kept: dict[K, Any], key: K | None, call: Callable[[], T]) -> T:
+        """Run a write that changes ``kept[key]`` (None: any of ``kept``), forgetting it
+        before and after."""
+        forget = kept.clear if key is None else partial(kept.pop, key, None)
+        self._writes += 1
+        forget()
+        try:
+            return await self._run(call)
+        finally:
+            self._writes += 1
+            forget()
 
     # Syncs -------------------------------------------------------------------------------
 
@@ -141,6 +178,11 @@ class AsyncHistoryStore:
 
     async def save_progress(self, sync_id: int, progress: JSONValue) -> None:
         await self._run(self.store.save_progress, sync_id, progress)
+
+    async def record_step(
+        self, sync_id: int, results: Iterable[ResourceResult], progress: JSONValue | None
+    ) -> int:
+        return await self._run(self.store.record_step, sync_id, list(results), progress)
 
     async def finish_sync(
         self, sync_id: int, result: str, message: str = "", at: datetime | None = None
@@ -237,12 +279,15 @@ class AsyncHistoryStore:
     # Inventory ---------------------------------------------------------------------------
 
     async def get_inventory(self, app: str, cluster: str) -> dict[StoredRef, str]:
-        return await self._run(self.store.get_inventory, app, cluster)
+        read = partial(self.store.get_inventory, app, cluster)
+        kept: dict[StoredRef, str] = await self._kept(self._inventories, (app, cluster), read)
+        return dict(kept)
 
     async def replace_inventory(
         self, app: str, cluster: str, entries: Mapping[RefLike, str], at: datetime | None = None
     ) -> None:
-        await self._run(self.store.replace_inventory, app, cluster, dict(entries), at)
+        write = partial(self.store.replace_inventory, app, cluster, dict(entries), at)
+        await self._forgetting(self._inventories, (app, cluster), write)
 
     async def update_inventory(
         self,
@@ -254,7 +299,7 @@ class AsyncHistoryStore:
         removed: Iterable[RefLike] = (),
         at: datetime | None = None,
     ) -> None:
-        await self._run(
+        write = partial(
             self.store.update_inventory,
             app,
             cluster,
@@ -263,9 +308,11 @@ class AsyncHistoryStore:
             removed=list(removed),
             at=at,
         )
+        await self._forgetting(self._inventories, (app, cluster), write)
 
     async def delete_inventory(self, app: str, cluster: str) -> int:
-        return await self._run(self.store.delete_inventory, app, cluster)
+        write = partial(self.store.delete_inventory, app, cluster)
+        return await self._forgetting(self._inventories, (app, cluster), write)
 
     async def inventory_targets(self) -> list[tuple[str, str]]:
         return await self._run(self.store.inventory_targets)
@@ -297,16 +344,19 @@ class AsyncHistoryStore:
     async def pin(
         self, app: str, revision: str, cluster: str = ALL_CLUSTERS, at: datetime | None = None
     ) -> Pin:
-        return await self._run(self.store.pin, app, revision, cluster, at)
+        return await self._forgetting(
+            self._pins, None, partial(self.store.pin, app, revision, cluster, at)
+        )
 
     async def unpin(self, app: str, cluster: str | None = None) -> int:
-        return await self._run(self.store.unpin, app, cluster)
+        return await self._forgetting(self._pins, None, partial(self.store.unpin, app, cluster))
 
     async def pins(self, app: str | None = None) -> list[Pin]:
         return await self._run(self.store.pins, app)
 
     async def pinned_revision(self, app: str, cluster: str) -> str | None:
-        return await self._run(self.store.pinned_revision, app, cluster)
+        read = partial(self.store.pinned_revision, app, cluster)
+        return await self._kept(self._pins, (app, cluster), read)
 
     # Rollout holds and states (fleet.adapters.store.rollouts) ------------------------------
 

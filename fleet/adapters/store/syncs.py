@@ -109,6 +109,17 @@ class SyncWriter(StoreCore):
             self.db.conn.executemany(_INSERT_RESULT, rows)
         return len(rows)
 
+    def record_step(
+        self, sync_id: int, results: Iterable[ResourceResult], progress: JSONValue | None
+    ) -> int:
+        """One step of a running sync in one transaction: its resource rows (appended,
+        as ``record_results``) and, unless None, its progress (as ``save_progress``)."""
+        with write_transaction(self.db):
+            count = self.record_results(sync_id, results)
+            if progress is not None:
+                self.save_progress(sync_id, progress)
+        return count
+
     def mark_applied(self, sync_id: int, at: datetime | None = None) -> None:
         """Every object of the sync has been applied (health not yet known)."""
         self._set_milestone(sync_id, "applied_at", at)

@@ -179,6 +179,10 @@ class FleetMetrics:
         )
         self._state = _StateCollector()
         registry.register(self._state)
+        #: The request metrics' labelled children, looked up once: ``labels()`` checks
+        #: and locks on every call, and every request to every cluster makes two.
+        self._request_counts: dict[tuple[str, str, str], Counter] = {}
+        self._request_times: dict[tuple[str, str], Histogram] = {}
 
     # -- state -----------------------------------------------------------------------
 
@@ -223,9 +227,19 @@ class FleetMetrics:
     def observe_request(self, cluster: str, verb: str, status: int, seconds: float) -> None:
         """A kube ``RequestObserver``: (cluster, verb, status code or 0, seconds)."""
         code = str(status) if status else "unreachable"
-        self.kube_requests.labels(cluster, verb, code).inc()
+        count = self._request_counts.get((cluster, verb, code))
+        if count is None:
+            count = self._request_counts[cluster, verb, code] = self.kube_requests.labels(
+                cluster, verb, code
+            )
+        count.inc()
         if verb != "watch":
-            self.kube_request_duration.labels(cluster, verb).observe(max(0.0, seconds))
+            timer = self._request_times.get((cluster, verb))
+            if timer is None:
+                timer = self._request_times[cluster, verb] = self.kube_request_duration.labels(
+                    cluster, verb
+                )
+            timer.observe(max(0.0, seconds))
 
     # -- exposition ------------------------------------------------------------------
 

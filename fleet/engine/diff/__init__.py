@@ -22,7 +22,15 @@ from fleet.engine.diff.normalize import is_secret, normalize, secret_digest
 from fleet.model.ignore_differences import IgnoreDifference
 from fleet.model.refs import ObjectRef
 
-__all__ = ["ObjectDiff", "compare", "is_secret", "normalize", "secret_digest", "unified"]
+__all__ = [
+    "ObjectDiff",
+    "compare",
+    "in_sync",
+    "is_secret",
+    "normalize",
+    "secret_digest",
+    "unified",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +82,19 @@ def comparable(
     return apply_ignores(normalize(obj, secret_key, deep=bool(selected)), selected, live)
 
 
+def in_sync(
+    ref: ObjectRef,
+    desired: Mapping[str, Any] | None,
+    live: Mapping[str, Any] | None,
+    rules: Iterable[IgnoreDifference] = (),
+    secret_key: bytes = b"",
+) -> bool:
+    """``compare(...).in_sync`` without the patch: for a sync, which reads only that."""
+    rules = tuple(rules)
+    left = comparable(live, ref, rules, live, secret_key)
+    return left == comparable(desired, ref, rules, live, secret_key)
+
+
 def compare(
     ref: ObjectRef,
     desired: Mapping[str, Any] | None,
@@ -93,6 +114,52 @@ def compare(
     right = comparable(desired, ref, rules, live, secret_key)
     if left == right:
         return ObjectDiff(ref, True, (), "")
-    patch = jsonpatch.make_patch(left or {}, right or {}).patch
+    patch = jsonpatch.make_patch(*without_common(left or {}, right or {})).patch
     text = unified(ref, left, right) if with_text else ""
     return ObjectDiff(ref, False, tuple(copy.deepcopy(patch)), text)
+
+
+def without_common(
+    src: Mapping[str, Any], dst: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``src`` and ``dst`` without the members they hold alike, at every object level.
+
+    jsonpatch makes no operation, and notes nothing, for a member equal on both sides,
+    so the patch of what is left is the patch of the whole; but it finds that out by
+    serialising every scalar, the bulk of a sync's diff when one field of a Deployment
+    changed. Only members the same by JSON's measure are left out: same types (1, 1.0
+    and True differ), floats written alike; lists are never looked into.
+    """
+    left: dict[str, Any] = {}
+    right: dict[str, Any] = {}
+    for key, value in src.items():
+        if key not in dst:
+            left[key] = value
+            continue
+        other = dst[key]
+        if _same_json(value, other):
+            continue
+        if type(value) is dict and type(other) is dict:
+            left[key], right[key] = without_common(value, other)
+        else:
+            left[key], right[key] = value, other
+    for key, value in dst.items():
+        if key not in src:
+            right[key] = value
+    return left, right
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """``a`` and ``b`` are the same JSON value, written the same way."""
+    kind = type(a)
+    if kind is not type(b):
+        return False
+    if kind is dict:
+        return a.keys() == b.keys() and all(_same_json(a[k], b[k]) for k in a)
+    if kind is list:
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b, strict=True))
+    if kind is float:
+        return bool(a == b) and repr(a) == repr(b)
+    if kind in (str, int, bool) or a is None:
+        return bool(a == b)
+    return False  # anything else: left to jsonpatch

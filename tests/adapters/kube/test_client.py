@@ -259,3 +259,35 @@ async def test_token_bucket_allows_a_burst_then_paces() -> None:
     paced = anyio.current_time() - started - burst
     assert burst < 0.05
     assert paced >= 0.08  # five more at 50 per second
+
+
+async def test_a_server_that_stalls_mid_answer_is_unreachable_after_the_timeout(
+    tmp_path: Path,
+) -> None:
+    """An ordinary request is bounded by its total timeout alone (no read timer is
+    re-armed per chunk): a server that sends half an answer and then nothing more is
+    unreachable once ``request_timeout`` has passed, not later, and not sooner."""
+
+    async def stall(stream: anyio.abc.SocketStream) -> None:
+        await stream.receive()
+        await stream.send(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
+        await anyio.sleep(30)
+
+    token = tmp_path / "token"
+    token.write_text("t\n")
+    async with await anyio.create_tcp_listener(local_host="127.0.0.1") as listener:
+        port = listener.extra(anyio.abc.SocketAttribute.local_port)
+        async with anyio.create_task_group() as group:
+            group.start_soon(listener.serve, stall)
+            endpoint = ClusterEndpoint("stall", server=f"http://127.0.0.1:{port}", token_file=token)
+            limits = Limits(request_timeout=1.0)
+            async with await ClusterClient.connect(endpoint, limits=limits) as client:
+                started = anyio.current_time()
+                with pytest.raises(KubeError) as caught:
+                    await client.get("v1", REF)  # its discovery request stalls
+                took = anyio.current_time() - started
+            group.cancel_scope.cancel()
+    assert caught.value.unreachable
+    assert 0.9 <= took < 5.0

@@ -153,3 +153,20 @@ def test_names_follow_prometheus_conventions_and_labels_stay_bounded() -> None:
         metrics.git_fetch_duration,
     ):
         assert not forbidden & set(metric._labelnames), metric._name
+
+
+def test_repeated_requests_add_up_per_cluster_verb_and_code() -> None:
+    metrics = FleetMetrics()
+    for _ in range(3):
+        metrics.observe_request("prod", "patch", 200, 0.02)
+    metrics.observe_request("dev", "patch", 200, 0.5)
+    metrics.observe_request("prod", "patch", 409, 0.01)
+    samples = scrape(metrics)
+    total = "fleet_kube_requests_total"
+    assert samples[key(total, cluster="prod", verb="patch", code="200")] == 3
+    assert samples[key(total, cluster="dev", verb="patch", code="200")] == 1
+    assert samples[key(total, cluster="prod", verb="patch", code="409")] == 1
+    count = key("fleet_kube_request_duration_seconds_count", cluster="prod", verb="patch")
+    assert samples[count] == 4
+    dev_sum = key("fleet_kube_request_duration_seconds_sum", cluster="dev", verb="patch")
+    assert samples[dev_sum] == 0.5
