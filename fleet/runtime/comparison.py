@@ -159,6 +159,13 @@ class LiveComparer:
                 and await self._confirm_in_sync(manifest, applied, live, options)
             ):
                 continue
+            newer = cache.get(manifest.ref)
+            if newer is not live and (
+                live_mismatch(manifest.ref, applied, newer, options.ignore_differences) is None
+            ):
+                # While the server was asked, the watch brought a version that holds what
+                # fleet applies (a sync's or someone's fix): the answer is about the past.
+                continue
             out_of_sync.append(str(manifest.ref))
         desired_refs = {m.ref for m in tracked}
         # A sync can fix a desired object, and a stale one it would prune; it cannot fix

@@ -5,6 +5,15 @@ or watch event showed it. The reconcilers read live state from here instead of a
 the API server, which is what makes an idle fleet cost no requests at all. Listeners
 hear which app's object changed, so drift wakes exactly the worker that owns it.
 
+Two sources write here: the watch stream, in order, and a sync's write answers (the
+object as the server answered the apply, put in before the watch brings it). The watch
+can still be delivering events older than such an answer, and a list can be a snapshot
+taken before it: neither may put an object back to an older resourceVersion, or the
+object reads as before the sync (OutOfSync, a second heal) until the watch catches up.
+resourceVersion is opaque in general, but every etcd-backed API server (and the
+simulator) gives one object's versions as increasing integers; only versions that are
+both integers are compared, anything else is taken in the order it arrives.
+
 ``managedFields`` are dropped on the way in, but for the entries of managers that some
 app's ignoreDifferences names: they are about half of a Deployment's size and nothing
 else reads them, and a hundred clusters' caches are most of the daemon's memory.
@@ -41,6 +50,9 @@ class LiveCache:
         #: noticeable share of the daemon's CPU with several apps or a hundred clusters.
         self._by_app: dict[str, dict[ObjectRef, dict[str, Any]]] = {}
         self._listed: set[tuple[str, str]] = set()
+        #: resourceVersion of each deletion the watch reported: a write answered before
+        #: it, arriving after, must not bring the object back.
+        self._deleted_at: dict[ObjectRef, str] = {}
         self._listeners: list[ChangeListener] = []
         self._listed_event = anyio.Event()
 
@@ -56,6 +68,11 @@ class LiveCache:
         self._listed.discard((group, kind))
         for ref in [r for r in self._objects if (r.group, r.kind) == (group, kind)]:
             self._drop(ref)
+        self._forget_deletions(group, kind)
+
+    def _forget_deletions(self, group: str, kind: str) -> None:
+        for ref in [r for r in self._deleted_at if (r.group, r.kind) == (group, kind)]:
+            del self._deleted_at[ref]
 
     def get(self, ref: ObjectRef) -> dict[str, Any] | None:
         return self._objects.get(ref)
@@ -86,19 +103,28 @@ class LiveCache:
             if not owned:
                 del self._by_app[app]
 
-    def replace_kind(self, group: str, kind: str, items: Iterable[dict[str, Any]]) -> None:
-        """A fresh list of one kind: differences from what was cached are reported."""
+    def replace_kind(
+        self, group: str, kind: str, items: Iterable[dict[str, Any]], version: str = ""
+    ) -> None:
+        """A fresh list of one kind (at resourceVersion ``version``): differences from
+        what was cached are reported. An object cached at a newer version than the list's
+        (a write answered after the list was taken) is kept: the watch from ``version``
+        brings it, or its deletion."""
         fresh: dict[ObjectRef, dict[str, Any]] = {}
         for item in items:
             ref = ObjectRef.of(item)
             fresh[ObjectRef(group, kind, ref.namespace, ref.name)] = self._slim(item)
         old = {r: o for r, o in self._objects.items() if (r.group, r.kind) == (group, kind)}
+        self._forget_deletions(group, kind)
         for ref, obj in old.items():
-            if ref not in fresh:
+            if ref not in fresh and not _newer(_rv(obj), version):
                 self._drop(ref)
+                self._deleted_at[ref] = version  # gone by then: an older answer is, too
                 self._emit(_app_of(obj), ref, "DELETED")
         for ref, obj in fresh.items():
             before = old.get(ref)
+            if before is not None and _newer(_rv(before), _rv(obj)):
+                continue
             self._put(ref, obj)
             if before is None:
                 self._emit(_app_of(obj), ref, "ADDED")
@@ -118,8 +144,15 @@ class LiveCache:
         meta = obj.get("metadata") or {}
         ref = ObjectRef(group, kind, str(meta.get("namespace") or ""), str(meta.get("name")))
         before = self._objects.get(ref)
+        known = _rv(before) if before is not None else self._deleted_at.get(ref, "")
+        if _newer(known, _rv(obj)):
+            # Older than what is cached: an event the watch is still catching up with
+            # after a write's answer, or an answer that lost the race to the watch.
+            return
+        self._deleted_at.pop(ref, None)
         if event_type == "DELETED":
             self._drop(ref)
+            self._deleted_at[ref] = _rv(obj)
             app = _app_of(obj) or (_app_of(before) if before else "")
         else:
             self._put(ref, self._slim(obj))
@@ -153,3 +186,11 @@ class LiveCache:
 
 def _rv(obj: Mapping[str, Any]) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion") or "")
+
+
+def _newer(version: str, than: str) -> bool:
+    """``version`` is known to come after ``than``: both are integers (etcd's revisions,
+    the simulator's counter) and it is the greater. Unknown order is never newer."""
+    if not (version.isdigit() and than.isdigit()):
+        return False
+    return int(version) > int(than)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,5 +76,60 @@ async def test_an_object_outside_the_project_is_out_of_sync_with_why_and_never_d
             allowed = await comparer.compare([desired], frozenset(), inside)
             assert dry_run_applies(sim) == before + 1, "a difference inside it is confirmed"
             assert allowed.out_of_sync == [str(desired.ref)]
+            runtime.stop()
+            tasks.cancel_scope.cancel()
+
+
+async def test_a_fix_the_watch_brings_while_the_server_is_asked_is_not_reported_as_drift(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The comparison awaits a dry-run for a suspected difference; meanwhile the object is
+    fixed and the watch brings the fixed version. The dry-run's answer was compared with
+    the version from before the await, and reported OutOfSync for a moment (issue 16)."""
+    desired = Manifest.from_body(config_map("from git"))
+    async with SimFleet.start(tmp_path / "sim", names=["one"], ready_delay=0.1) as sim:
+        endpoint = ClusterEndpoint("one", kubeconfig=sim.kubeconfig_path, context="one")
+        async with (
+            await ClusterClient.connect(endpoint) as client,
+            anyio.create_task_group() as tasks,
+        ):
+            runtime = ClusterRuntime(client, tasks)
+            runtime.ensure_kinds([("v1", "ConfigMap")])
+            assert await runtime.wait_listed([("v1", "ConfigMap")], 10)
+            versions: list[str] = []
+            arrived = anyio.Event()
+
+            def on_change(app: str, ref: ObjectRef, event_type: str) -> None:
+                live = runtime.cache.get(desired.ref)
+                if ref == desired.ref and live is not None:
+                    versions.append(live["data"]["value"])
+                    arrived.set()
+
+            async def next_version() -> None:
+                nonlocal arrived
+                with anyio.fail_after(10):
+                    await arrived.wait()
+                arrived = anyio.Event()
+
+            runtime.cache.subscribe(on_change)
+            applied = stamp(config_map("from git"), "web", desired.ref)
+            await client.apply(stamp(config_map("by hand"), "web", desired.ref))
+            await next_version()
+            real_apply = client.apply
+
+            async def fixed_while_asked(
+                body: Mapping[str, Any], *, dry_run: bool = False, force: bool = False
+            ) -> dict[str, Any]:
+                if dry_run:  # someone fixes it, and the watch brings it, meanwhile
+                    await real_apply(applied)
+                    await next_version()
+                return await real_apply(body, dry_run=dry_run, force=force)
+
+            monkeypatch.setattr(client, "apply", fixed_while_asked)
+            found = await LiveComparer("web", runtime).compare(
+                [desired], frozenset(), SyncOptions()
+            )
+            assert versions == ["by hand", "from git"]
+            assert (found.sync, found.out_of_sync) == ("Synced", [])
             runtime.stop()
             tasks.cancel_scope.cancel()

@@ -188,3 +188,73 @@ def test_the_objects_of_an_app_are_those_labelled_with_it_after_any_changes(
                 assert cache.objects_of(app) == expected, (app, operation)
 
     anyio.run(play)
+
+
+def cm(name: str, rv: str, greeting: str) -> dict[str, Any]:
+    body = obj(name, rv=rv)
+    body["data"] = {"GREETING": greeting}
+    return body
+
+
+def greeting(cache: LiveCache, name: str) -> str | None:
+    live = cache.get(ref(name))
+    return None if live is None else str(live["data"]["GREETING"])
+
+
+async def test_a_write_answer_is_not_undone_by_older_events_the_watch_still_delivers() -> None:
+    """The transient OutOfSync after a sync (issue 16): the apply's answer (rv 12) is in
+    the cache, then the watch delivers an event it had queued before the apply (rv 11):
+    the cache must keep the answer, or the object reads as before the sync."""
+    cache = LiveCache("dev")
+    cache.replace_kind("", "ConfigMap", [cm("a", "10", "old")], "10")
+    cache.apply_event("", "ConfigMap", "MODIFIED", cm("a", "12", "new"))  # the answer
+    heard: list[str] = []
+    cache.subscribe(lambda app, r, kind: heard.append(kind))
+    cache.apply_event("", "ConfigMap", "MODIFIED", cm("a", "11", "old"))  # queued before
+    assert greeting(cache, "a") == "new"
+    assert heard == []  # nothing changed: no worker woken to compare
+    cache.apply_event("", "ConfigMap", "MODIFIED", cm("a", "12", "new"))  # the watch catches up
+    cache.apply_event("", "ConfigMap", "MODIFIED", cm("a", "13", "newer"))
+    assert greeting(cache, "a") == "newer"
+    # The answer may also lose the race to the watch: it must not win after the fact.
+    cache.apply_event("", "ConfigMap", "MODIFIED", cm("a", "12", "new"))
+    assert greeting(cache, "a") == "newer"
+
+
+async def test_an_older_deletion_or_a_late_answer_changes_nothing() -> None:
+    cache = LiveCache("dev")
+    cache.replace_kind("", "ConfigMap", [], "5")
+    cache.apply_event("", "ConfigMap", "MODIFIED", cm("a", "20", "recreated"))  # create answer
+    cache.apply_event("", "ConfigMap", "DELETED", cm("a", "15", "the one before"))
+    assert greeting(cache, "a") == "recreated"
+    cache.apply_event("", "ConfigMap", "DELETED", cm("a", "25", "recreated"))
+    cache.apply_event("", "ConfigMap", "MODIFIED", cm("a", "21", "late answer"))
+    assert cache.get(ref("a")) is None  # deleted stays deleted
+    cache.apply_event("", "ConfigMap", "ADDED", cm("a", "30", "made again"))
+    assert greeting(cache, "a") == "made again"
+
+
+async def test_a_list_taken_before_a_write_neither_drops_nor_rewinds_it() -> None:
+    """A re-list answered after a sync's writes: its snapshot (rv 40) predates them."""
+    cache = LiveCache("dev")
+    cache.replace_kind("", "ConfigMap", [cm("a", "30", "old")], "30")
+    cache.apply_event("", "ConfigMap", "MODIFIED", cm("a", "45", "new"))  # answers
+    cache.apply_event("", "ConfigMap", "MODIFIED", cm("b", "46", "created"))
+    cache.apply_event("", "ConfigMap", "MODIFIED", cm("c", "31", "kept"))
+    heard: list[tuple[str, str]] = []
+    cache.subscribe(lambda app, r, kind: heard.append((r.name, kind)))
+    cache.replace_kind("", "ConfigMap", [cm("a", "30", "old")], "40")
+    assert (greeting(cache, "a"), greeting(cache, "b")) == ("new", "created")
+    assert cache.get(ref("c")) is None  # at 31 it was in the list's snapshot: gone since
+    assert heard == [("c", "DELETED")]
+    cache.apply_event("", "ConfigMap", "MODIFIED", cm("c", "33", "an answer from before"))
+    assert cache.get(ref("c")) is None
+
+
+async def test_versions_that_are_not_integers_are_taken_in_the_order_they_arrive() -> None:
+    cache = LiveCache("dev")
+    cache.apply_event("", "ConfigMap", "ADDED", cm("a", "b2", "first"))
+    cache.apply_event("", "ConfigMap", "MODIFIED", cm("a", "a1", "second"))
+    assert greeting(cache, "a") == "second"
+    cache.replace_kind("", "ConfigMap", [], "zz")
+    assert cache.get(ref("a")) is None

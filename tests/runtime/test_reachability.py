@@ -22,8 +22,9 @@ from fleet.adapters.kube.client import ClusterClient
 from fleet.adapters.kube.connection import ClusterEndpoint
 from fleet.adapters.kube.errors import KubeError
 from fleet.runtime.clusters import ClusterRuntime
+from fleet.runtime.livecache import LiveCache
 from fleet.runtime.status import AppClusterStatus, unreachable_message
-from fleet.runtime.watchers import WatchSettings, watch_deadline
+from fleet.runtime.watchers import WatchSettings, watch_deadline, watch_kind
 
 pytestmark = pytest.mark.anyio
 
@@ -40,6 +41,8 @@ class SilentServer:
 
     url: str = ""
     watches: list[dict[str, str]] = field(default_factory=list)
+    #: Set: a slow server instead, which ends each watch this many seconds late.
+    ends_late_by: float | None = None
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         if request.path == "/api/v1":
@@ -49,7 +52,11 @@ class SilentServer:
             response = web.StreamResponse()
             response.content_type = "application/json"
             await response.prepare(request)
-            await anyio.sleep_forever()
+            if self.ends_late_by is None:
+                await anyio.sleep_forever()
+            await anyio.sleep(int(request.query["timeoutSeconds"]) + self.ends_late_by)
+            await response.write_eof()
+            return response
         body = {"kind": "ConfigMapList", "metadata": {"resourceVersion": "7"}, "items": []}
         return web.Response(text=json.dumps(body), content_type="application/json")
 
@@ -72,7 +79,7 @@ async def silent() -> AsyncIterator[SilentServer]:
 
 @pytest.mark.parametrize(
     ("timeout", "asked", "deadline"),
-    [(290, 280, 290.0), (60, 54, 60.0), (20, 18, 20.0), (3, 2, 3.0), (1, 1, 2.0)],
+    [(290, 230, 290.0), (60, 45, 60.0), (20, 15, 20.0), (3, 2, 3.0), (1, 1, 2.0)],
 )
 def test_the_server_is_asked_to_end_a_watch_before_the_deadline(
     timeout: int, asked: int, deadline: float
@@ -119,6 +126,32 @@ async def test_a_silent_cluster_is_unreachable_within_one_watch_timeout(
     assert (status.sync, status.health, status.reachable) == ("Unknown", "Unknown", False)
     assert status.message.startswith("unreachable since "), status.message
     assert "no answer" in status.message
+
+
+async def test_the_last_watch_before_a_relist_keeps_the_whole_grace(
+    silent: SilentServer,
+) -> None:
+    """A busy server ends a watch late; the short watch before a re-list is no exception.
+
+    8 s watches give the server 2 s of grace; a re-list every 1.9 s leaves room for 1 s
+    watches only. This server ends each 1.5 s late: within the grace, so not silent.
+    """
+    silent.ends_late_by = 1.5
+    settings = WatchSettings(
+        resync_seconds=1.9, watch_timeout_seconds=8, backoff_initial=0.1, backoff_max=1.0
+    )
+    errors: list[KubeError] = []
+
+    def report(_cluster: str, error: KubeError | None) -> None:
+        if error is not None:
+            errors.append(error)
+
+    endpoint = ClusterEndpoint("busy", server=silent.url)
+    async with await ClusterClient.connect(endpoint) as client:
+        with anyio.move_on_after(6):
+            await watch_kind(client, LiveCache("busy"), "v1", "ConfigMap", settings, report)
+    assert [w["timeoutSeconds"] for w in silent.watches][:2] == ["1", "1"], silent.watches
+    assert errors == [], [str(e) for e in errors]
 
 
 def test_unreachable_status_then_reachable_again() -> None:
