@@ -160,6 +160,7 @@ def run_daemon_phases(
         figures.update_cpu_s = daemon.usage().cpu_seconds - cpu.cpu_seconds
         figures.update_sim_cpu_s = sim.usage().cpu_seconds - sim_cpu.cpu_seconds
         figures.update_requests = dict(requests_by(before, sim.requests(), exclude=NOT_DAEMON))
+        figures.update_sockets = daemon.usage().sockets
         say(f"  webhook -> all healthy: {figures.update_s:.2f}s")
         time.sleep(args.settle)
 
@@ -254,8 +255,12 @@ def run_baseline(
     say(f"  kubectl, {PARALLEL} at once: {figures.baseline_parallel.seconds:.1f}s")
 
 
-def run_scale(clusters: int, root: Path, args: argparse.Namespace) -> Figures:
+def run_scale(
+    clusters: int, root: Path, args: argparse.Namespace, measured: list[Figures]
+) -> Figures:
+    """Measure one cluster count; its figures join ``measured`` at once (kept if stopped)."""
     figures = Figures(clusters, args.objects)
+    measured.append(figures)
     workdir = root / f"{clusters}-clusters"
     workdir.mkdir(parents=True)
     say(f"{clusters} cluster(s) x {args.objects} objects")
@@ -368,11 +373,21 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     load = [os.getloadavg()[0]]
     code = code_version()  # now: the tree may change while the benchmark runs
+    figures: list[Figures] = []
+    stopped = False
     with tempfile.TemporaryDirectory(prefix="fleet-bench-") as scratch:
         root = args.keep.absolute() if args.keep else Path(scratch)
         if args.keep:
             root.mkdir(parents=True, exist_ok=True)
-        figures = [run_scale(n, root, args) for n in args.clusters]
+        try:
+            for n in args.clusters:
+                run_scale(n, root, args, figures)
+        except (SystemExit, KeyboardInterrupt):
+            # A long run stopped (SIGTERM, Ctrl-C) still prints what it measured so far.
+            if not figures:
+                raise
+            stopped = True
+            figures[-1].notes.append("stopped before the end: the figures measured so far")
     command = " ".join(
         [".venv/bin/python -m bench.daemon", *(argv if argv is not None else sys.argv[1:])]
     )
@@ -391,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.json:
         args.json.write_text(json.dumps([asdict(f) for f in figures], indent=2))
-    return 0
+    return 1 if stopped else 0
 
 
 if __name__ == "__main__":
