@@ -6,7 +6,8 @@ A plain-HTTP server on 127.0.0.1 whose URL and bearer token are written to
 ``GET /clusters``                        every cluster: name, url, labels, faults
 ``GET /clusters/{name}/faults``          the faults of one cluster
 ``PATCH|PUT /clusters/{name}/faults``    change them: ``{"latency": 0.2, "error_rate": 0.5,
-                                         "error_code": 503, "drop_rate": 0, "down": true}``
+                                         "error_code": 503, "drop_rate": 0, "down": true,
+                                         "paths": ["/openapi/v3"]}``
 ``POST /clusters/{name}/down`` and ``/up``
 ``GET /requests``                        requests each cluster received so far, by client
                                          and verb: ``{"sim-1": {"kubectl": {"apply": 3}}}``

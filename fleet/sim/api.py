@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from aiohttp import web
 
-from fleet.sim import discovery, errors, openapi, wire
+from fleet.sim import discovery, errors, openapi, openapi_proto, wire
 from fleet.sim.cluster import ClusterState
 from fleet.sim.paths import GroupVersionPath, Target, parse
 from fleet.sim.reads import Reader
@@ -88,10 +87,19 @@ class ApiServer:
                 raise errors.no_such_path()
             return wire.respond(200, group_doc)
         if path == "/openapi/v2":
-            return self._cached("v2", lambda: openapi.v2(registry))
-        if path == "/openapi/v3":
-            return self._cached("v3", lambda: openapi.v3_root(registry))
+            media = openapi_proto.v2_media(accept)
+            if media is None:
+                raise errors.not_acceptable(accept, openapi_proto.JSON, openapi_proto.V2_PROTOBUF)
+            if media == openapi_proto.JSON:
+                return self._cached("v2", lambda: dumps(openapi.v2(registry)))
+            return self._cached(
+                "v2.pb", lambda: openapi_proto.v2_document(openapi.v2(registry)), media
+            )
+        if path == "/openapi/v3":  # the index is JSON whatever is asked, as on a real server
+            return self._cached("v3", lambda: dumps(openapi.v3_root(registry)))
         if path.startswith("/openapi/v3/"):
+            if openapi_proto.v3_media(accept) is None:
+                raise errors.not_acceptable(accept, openapi_proto.JSON)
             gv = path[len("/openapi/v3/") :]
             parts = gv.split("/")
             if parts[0] == "api" and len(parts) == 2:
@@ -100,19 +108,20 @@ class ApiServer:
                 group, version = parts[1], parts[2]
             else:
                 raise errors.no_such_path()
-            doc = openapi.v3_group_version(registry, group, version)
-            if doc is None:
+            if not registry.in_group_version(group, version):
                 raise errors.no_such_path()
-            return self._cached(gv, lambda: doc)
+            return self._cached(
+                gv, lambda: dumps(openapi.v3_group_version(registry, group, version))
+            )
         return None
 
-    def _cached(self, key: str, build: Callable[[], Any]) -> web.Response:
+    def _cached(self, key: str, build: Callable[[], bytes], media: str = wire.JSON) -> web.Response:
         generation = self.cluster.registry.generation
         cached = self._openapi_cache.get(key)
         if cached is None or cached[0] != generation:
-            cached = (generation, dumps(build()))
+            cached = (generation, build())
             self._openapi_cache[key] = cached
-        return wire.respond(200, cached[1])
+        return wire.respond(200, cached[1], media)
 
     def _resource_type(self, target: Target) -> ResourceType:
         rt = self.cluster.registry.resource(target.group, target.version, target.plural)

@@ -163,6 +163,14 @@ def unsupported_media_type(content_type: str) -> ApiError:
     )
 
 
+def not_acceptable(accept: str, *offered: str) -> ApiError:
+    return ApiError(
+        406,
+        "NotAcceptable",
+        f"only the following media types are accepted: {', '.join(offered)} (Accept: {accept})",
+    )
+
+
 def invalid(kind: str, group: str, name: str, causes: list[Cause]) -> ApiError:
     what = f"{kind}.{group}" if group else kind
     summary = "; ".join(f"{c.field}: {c.message}" for c in causes)

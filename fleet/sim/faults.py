@@ -5,7 +5,9 @@ by the middleware built by :func:`middleware`: added ``latency`` (seconds), an
 ``error_rate`` (0..1) answered with ``error_code`` (500, 503, or 429 with
 ``Retry-After``), ``drop_rate`` (0..1: the connection is cut with no answer), and
 ``down()`` / ``up()`` (the listening socket is closed, so connections are refused, and
-open connections are cut; ``up()`` listens again on the same port).
+open connections are cut; ``up()`` listens again on the same port). ``paths`` narrows
+latency, errors and drops to requests whose path starts with one of its prefixes (say
+``/openapi/v3``, to fail one step of a client the way a busy server sometimes does).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ class Faults:
     error_code: int = 500
     retry_after: int = 1
     drop_rate: float = 0.0
+    #: Path prefixes the request faults apply to; empty: every path.
+    paths: tuple[str, ...] = ()
     _switch: Callable[[bool], None] | None = field(default=None, repr=False)
     _down: bool = field(default=False, repr=False)
     _random: random.Random = field(default_factory=random.Random, repr=False)
@@ -69,6 +73,7 @@ class Faults:
         self.error_code = 500
         self.retry_after = 1
         self.drop_rate = 0.0
+        self.paths = ()
         self.up()
 
     def to_dict(self) -> dict[str, Any]:
@@ -78,6 +83,7 @@ class Faults:
             "error_code": self.error_code,
             "retry_after": self.retry_after,
             "drop_rate": self.drop_rate,
+            "paths": list(self.paths),
             "down": self._down,
         }
 
@@ -90,6 +96,7 @@ class Faults:
             "retry_after",
             "drop_rate",
             "drop_connections",
+            "paths",
             "down",
         }
         unknown = set(changes) - allowed
@@ -107,9 +114,17 @@ class Faults:
             not isinstance(changes["retry_after"], int) or changes["retry_after"] < 0
         ):
             raise ValueError("retry_after must be a non-negative integer")
+        if "paths" in changes:
+            paths = changes["paths"]
+            if not isinstance(paths, list) or not all(
+                isinstance(p, str) and p.startswith("/") for p in paths
+            ):
+                raise ValueError("paths must be a list of path prefixes starting with /")
         for key in ("latency", "error_rate", "error_code", "retry_after", "drop_rate"):
             if key in changes:
                 setattr(self, key, changes[key])
+        if "paths" in changes:
+            self.paths = tuple(changes["paths"])
         if "drop_connections" in changes:
             self.drop_connections = bool(changes["drop_connections"])
         if "down" in changes:
@@ -119,6 +134,9 @@ class Faults:
                 self.up()
 
     # ---------------------------------------------------------------- effect
+
+    def applies_to(self, path: str) -> bool:
+        return not self.paths or path.startswith(self.paths)
 
     def roll(self, rate: float) -> bool:
         return rate > 0 and (rate >= 1 or self._random.random() < rate)
@@ -136,6 +154,8 @@ class Faults:
 def middleware(faults: Faults) -> Middleware:
     @web.middleware
     async def apply_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if not faults.applies_to(request.path):
+            return await handler(request)
         if faults.latency > 0:
             await asyncio.sleep(faults.latency)
         if faults.roll(faults.drop_rate):

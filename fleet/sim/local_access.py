@@ -44,21 +44,35 @@ class LocalAccess(KubeAccess):
             raise ApiError(404, "NotFound", f"the server could not find {res.kind}")
         return rt, version
 
-    async def _enter(self, verb: str) -> None:
+    def _path(self, res: Resource, namespace: str, name: str = "", sub: str = "") -> str:
+        """The URL path the same request would have had over HTTP (for ``faults.paths``)."""
+        group, _, version = res.api_version.rpartition("/")
+        rt = self._cluster.state.registry.kind(group, res.kind)
+        if rt is None:
+            return ""
+        path = f"/apis/{group}/{version}" if group else f"/api/{version}"
+        if rt.namespaced:
+            path += f"/namespaces/{namespace}"
+        return "/".join(part for part in (path, rt.plural, name, sub) if part)
+
+    async def _enter(self, verb: str, path: str) -> None:
         """What the HTTP middlewares do before a request is handled."""
         faults = self._cluster.faults
         self._cluster.requests.add(self._user, verb)
-        if faults.latency > 0:
+        chosen = faults.applies_to(path)  # ``down`` is for every path, as over HTTP
+        if chosen and faults.latency > 0:
             await asyncio.sleep(faults.latency)
         if faults.is_down:
             raise aiohttp.ClientConnectionError("simulated: the cluster is down")
+        if not chosen:
+            return
         if faults.roll(faults.drop_rate):
             raise aiohttp.ServerDisconnectedError("simulated: connection dropped")
         if faults.roll(faults.error_rate):
             raise _client_error(faults.error())
 
     async def create(self, res: Resource, obj: Obj, manager: str) -> Obj:
-        await self._enter("create")
+        await self._enter("create", self._path(res, namespace_of(obj)))
         rt, version = self._type(res)
         body = _copy(obj)
         try:
@@ -73,7 +87,8 @@ class LocalAccess(KubeAccess):
             raise _client_error(error) from None
 
     async def replace(self, res: Resource, obj: Obj, manager: str, *, status: bool = False) -> Obj:
-        await self._enter("update")
+        path = self._path(res, namespace_of(obj), name_of(obj), "status" if status else "")
+        await self._enter("update", path)
         rt, version = self._type(res)
         body = _copy(obj, without_managed_fields=True)
         try:
@@ -92,7 +107,7 @@ class LocalAccess(KubeAccess):
     async def delete(
         self, res: Resource, namespace: str, name: str, grace_period_seconds: int | None = None
     ) -> Obj:
-        await self._enter("delete")
+        await self._enter("delete", self._path(res, namespace, name))
         rt, _ = self._type(res)
         try:
             result = self._cluster.state.delete(

@@ -85,3 +85,19 @@ async def test_latency_applies_to_their_writes(cluster: SimCluster) -> None:
     await rolled_out(cluster, "slow", within=20.0)
     # ReplicaSet, then Pods, then statuses: several writes in sequence, each delayed.
     assert anyio.current_time() - started > 1.2
+
+
+async def test_path_limited_faults_meet_only_their_writes(cluster: SimCluster) -> None:
+    """Pod writes fail; the ReplicaSet's create (another path) still goes through."""
+    cluster.faults.paths = ("/api/v1/namespaces/default/pods",)
+    cluster.faults.error_rate = 1.0
+    create(cluster, "half")
+    with anyio.fail_after(10):
+        while True:
+            if cluster.list_objects("apps", "replicasets", "default"):
+                break
+            await anyio.sleep(0.05)
+    await anyio.sleep(0.5)
+    assert cluster.list_objects("", "pods", "default") == []
+    cluster.faults.clear()
+    await rolled_out(cluster, "half", within=15.0)

@@ -129,3 +129,20 @@ async def test_admin_endpoint_switches_faults(sim: Sim) -> None:
         assert response.status == 401
     sim.cluster.faults.clear()
     assert (await sim.core.list_namespace()).items
+
+
+async def test_faults_limited_to_paths_spare_the_others(sim: Sim) -> None:
+    faults = sim.cluster.faults
+    faults.update({"paths": ["/api/v1/namespaces/default/configmaps"], "error_rate": 1})
+    faults.error_code = 503
+    with pytest.raises(ApiException) as caught:
+        await sim.core.list_namespaced_config_map("default")
+    assert caught.value.status == 503
+    assert (await sim.core.list_namespace()).items  # another path: served
+    faults.paths = ()
+    with pytest.raises(ApiException):
+        await sim.core.list_namespace()
+    with pytest.raises(ValueError, match="paths"):
+        faults.update({"paths": "/api"})
+    assert faults.to_dict()["paths"] == []
+    faults.clear()
