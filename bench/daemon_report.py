@@ -121,9 +121,26 @@ def table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> list[str]:
 
 
 def speedup(f: Figures) -> float | None:
-    if f.update_s is None or f.baseline_parallel is None or f.baseline_parallel.failures:
+    """kubectl 8 at once over fleet's push-to-healthy, failed kubectl clusters or not
+    (see :func:`kubectl_failed`: such a ratio is printed marked, never judged)."""
+    if f.update_s is None or f.baseline_parallel is None:
         return None
     return f.baseline_parallel.seconds / f.update_s
+
+
+def kubectl_failed(f: Figures) -> list[str]:
+    """The clusters kubectl failed on (8 at once): their time is in the baseline, their
+    work is not, so a ratio with any of them compares unlike runs."""
+    if f.baseline_parallel is None:
+        return []
+    return sorted({failure.split(":", 1)[0] for failure in f.baseline_parallel.failures})
+
+
+def ratio_cell(f: Figures) -> str:
+    ratio = speedup(f)
+    if ratio is None:
+        return "-"
+    return f"{ratio:.1f}x" + ("*" if kubectl_failed(f) else "")
 
 
 def report(
@@ -168,7 +185,7 @@ def report(
                 _s(f.per_object(f.update_requests), 2) if f.update_requests else "-",
                 _s(f.baseline_sequential.seconds if f.baseline_sequential else None),
                 _s(f.baseline_parallel.seconds if f.baseline_parallel else None),
-                "-" if speedup(f) is None else f"{speedup(f):.1f}x",
+                ratio_cell(f),
             ]
             for f in figures
         ],
@@ -249,10 +266,16 @@ def targets(figures: Sequence[Figures]) -> list[str]:
         None if biggest.update_s is None else biggest.update_s <= 15.0,
         f"healthy within 15s of the push: {_s(biggest.update_s, 2)}s",
     )
-    ratio = speedup(biggest)
+    ratio, failed = speedup(biggest), kubectl_failed(biggest)
     check(
-        None if ratio is None else ratio >= 3.0,
-        f">= 3x faster than kubectl 8 at once: {'-' if ratio is None else f'{ratio:.1f}x'}",
+        None if ratio is None or failed else ratio >= 3.0,
+        f">= 3x faster than kubectl 8 at once: {ratio_cell(biggest)}"
+        + (
+            f" (* not judged: kubectl failed on {len(failed)} of {biggest.clusters} "
+            f"clusters: {', '.join(failed[:5])})"
+            if failed and ratio is not None
+            else ""
+        ),
     )
     if biggest.idle is not None:
         check(
