@@ -23,7 +23,7 @@ def run(args: argparse.Namespace) -> int:
     import anyio
 
     from fleet.adapters.eventloop import daemon_loop_options
-    from fleet.adapters.heap import freeze_startup_objects
+    from fleet.adapters.heap import collect_young_less_often, freeze_startup_objects
     from fleet.adapters.telemetry.logs import configure_logging
     from fleet.adapters.tlsbuffers import lean_tls_buffers
     from fleet.config import ConfigError, load_settings
@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
     lean_tls_buffers()
     daemon = Daemon(settings, config)
     freeze_startup_objects()  # imports live as long as the process: no GC walks them
+    collect_young_less_often()  # a sync's decoded answers: fewer collections for them
     try:
         anyio.run(daemon.run, backend="asyncio", backend_options=daemon_loop_options())
     except ConfigError as error:

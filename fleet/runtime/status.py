@@ -68,16 +68,37 @@ class AppClusterStatus:
         self.reachable = True
         self.unreachable_since = None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # Any field set makes the row ``as_json`` keeps stale. (Its list and dict are
+        # only ever replaced, never changed in place.)
+        object.__setattr__(self, name, value)
+        object.__setattr__(self, "_shown", None)
+
     def as_json(self) -> dict[str, Any]:
-        # Field by field rather than dataclasses.asdict, which deep-copies recursively:
-        # a status poll of a large fleet builds one of these per app and cluster.
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        """The row ``GET /api/v1/status`` shows: a fresh dict, list and hold each call.
+
+        A status poll of a large fleet asks for one per app and cluster, several times a
+        second while a client watches, and most rows have not changed since the last
+        poll: the row is built once per change (``__setattr__`` forgets it) and copied.
+        """
+        shown: dict[str, Any] | None = self.__dict__.get("_shown")
+        if shown is None:
+            # Field by field rather than dataclasses.asdict, which deep-copies.
+            shown = {name: getattr(self, name) for name in _FIELD_NAMES}
+            for key in _TIMES:
+                when = shown[key]
+                if when is not None:
+                    shown[key] = when.isoformat()
+            object.__setattr__(self, "_shown", shown)
+        data = dict(shown)
         data["out_of_sync"] = list(self.out_of_sync)
         data["hold"] = dict(self.hold) if self.hold is not None else None
-        for key in ("updated_at", "last_finished_at", "unreachable_since"):
-            if data[key] is not None:
-                data[key] = data[key].isoformat()
         return data
+
+
+#: The fields ``as_json`` copies, in their declared order (that of the JSON's keys).
+_FIELD_NAMES = tuple(f.name for f in fields(AppClusterStatus))
+_TIMES = ("updated_at", "last_finished_at", "unreachable_since")
 
 
 def unreachable_message(since: datetime, reason: str) -> str:

@@ -9,7 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from fleet.adapters.heap import freeze_startup_objects, release_free_heap
+from fleet.adapters.heap import (
+    YOUNG_GENERATION_LIMIT,
+    collect_young_less_often,
+    freeze_startup_objects,
+    release_free_heap,
+)
 
 
 def resident_mib() -> float:
@@ -62,3 +67,27 @@ def test_startup_objects_are_frozen_and_later_garbage_still_goes() -> None:
     finally:
         gc.unfreeze()
     assert any(obj is startup for obj in gc.get_objects())
+
+
+def test_the_young_generation_is_collected_after_the_daemons_limit_only() -> None:
+    kept = gc.get_threshold()
+    collections: list[int] = []
+
+    def count(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 0:
+            collections.append(1)
+
+    try:
+        gc.set_threshold(700, 10, 10)
+        assert collect_young_less_often() == (YOUNG_GENERATION_LIMIT, 10, 10)
+        gc.collect()
+        gc.callbacks.append(count)
+        # Containers kept alive, fewer than the limit: the default would collect ~14 times.
+        held = [[i] for i in range(YOUNG_GENERATION_LIMIT // 2)]
+        assert collections == []
+        held += [[i] for i in range(YOUNG_GENERATION_LIMIT)]
+        assert collections, "past the limit a collection still comes"
+    finally:
+        if count in gc.callbacks:
+            gc.callbacks.remove(count)
+        gc.set_threshold(*kept)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import orjson
 from aiohttp import web
 from aiohttp.client_exceptions import ClientConnectionResetError
 
@@ -85,6 +86,26 @@ def _json(data: Any, status: int = 200) -> web.Response:
     return web.json_response(data, status=status, dumps=lambda v: json.dumps(v, default=str))
 
 
+#: Anything ``json.dumps(default=str)`` would write otherwise than orjson (datetimes,
+#: dataclasses, subclasses of str and int such as enums) is refused, so goes ``_json``'s way.
+_PLAIN_ONLY = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
+def _plain_json(rows: list[JSON]) -> web.Response:
+    """Rows of plain JSON values (str, int, bool, None, lists, str-keyed dicts) as ``_json``
+    would answer them, encoded by orjson: the status rows a client polls several times a
+    second are several times cheaper so. What orjson refuses goes the ``_json`` way."""
+    try:
+        body = orjson.dumps(rows, option=_PLAIN_ONLY)
+    except TypeError:
+        return _json(rows)
+    return web.Response(body=body, content_type="application/json", charset="utf-8")
+
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -119,8 +140,8 @@ def build_app(
 
     async def status(request: web.Request) -> web.Response:
         if request.query.get("scope") == "local":  # a peer shard asks (fleet.runtime.shards)
-            return _json(visible(request, await api.status(local=True)))
-        return _json(visible(request, await api.status()))
+            return _plain_json(visible(request, await api.status(local=True)))
+        return _plain_json(visible(request, await api.status()))
 
     async def config_status(request: web.Request) -> web.Response:
         return _json(api.config_status())

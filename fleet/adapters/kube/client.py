@@ -55,7 +55,9 @@ class ClusterClient:
         self._api = api
         self._limits = limits
         self._bucket = TokenBucket(limits.qps, limits.burst)
-        self._slots = anyio.Semaphore(limits.connections)
+        # fast_acquire: a free slot is taken without a trip round the event loop (anyio's
+        # default yields at every acquire, one more loop iteration per request).
+        self._slots = anyio.Semaphore(limits.connections, fast_acquire=True)
         self._observer = observer
         #: apiVersion -> kind -> resource, for the group-versions read so far.
         self._served: dict[str, dict[str, ResourceInfo]] = {}

@@ -291,3 +291,39 @@ async def test_a_server_that_stalls_mid_answer_is_unreachable_after_the_timeout(
             group.cancel_scope.cancel()
     assert caught.value.unreachable
     assert 0.9 <= took < 5.0
+
+
+async def test_a_free_request_slot_is_taken_without_a_trip_round_the_event_loop(
+    tmp_path: Path,
+) -> None:
+    """A request that finds a connection slot free goes on to send at once: giving the
+    loop away first (anyio's default for a semaphore) was one more loop iteration for
+    every request. A request that must wait for a slot still waits."""
+    token = tmp_path / "token"
+    token.write_text("t\n")
+    endpoint = ClusterEndpoint("quick", server="http://127.0.0.1:9", token_file=token)
+    others_ran: list[str] = []
+    sent: list[bool] = []
+
+    class Sent(Exception):
+        pass
+
+    async def send(*args: Any, **kwargs: Any) -> Any:
+        sent.append(bool(others_ran))
+        raise Sent
+
+    async def another_task() -> None:
+        others_ran.append("another task")
+
+    async with await ClusterClient.connect(endpoint, limits=Limits(connections=1)) as client:
+        client._send = send  # type: ignore[method-assign]
+        async with anyio.create_task_group() as group:
+            group.start_soon(another_task)
+            with pytest.raises(Sent):
+                await client._request("GET", "/api/v1")
+        assert sent == [False]
+        async with client._slots:  # the only slot is taken: the next request waits
+            with anyio.move_on_after(0.2) as waited:
+                await client._request("GET", "/api/v1")
+        assert waited.cancelled_caught
+        assert sent == [False]
