@@ -18,10 +18,12 @@ from urllib.parse import urlencode
 import aiohttp
 import anyio
 from kubernetes_asyncio import client as kube_client
+from multidict import CIMultiDict
 
-from fleet.adapters.kube.connection import ClusterEndpoint, new_api_client
+from fleet.adapters.kube.connection import ClusterEndpoint, new_transport
 from fleet.adapters.kube.discovery import ResourceInfo, group_version_path, served_kinds
 from fleet.adapters.kube.errors import KindNotServed, KubeError, from_response, unreachable
+from fleet.adapters.kube.http1 import LeanPool
 from fleet.adapters.kube.ratelimit import TokenBucket
 from fleet.adapters.kube.wire import decode, encode
 from fleet.model.refs import ObjectRef
@@ -49,10 +51,13 @@ class ClusterClient:
         api: kube_client.ApiClient,
         limits: Limits,
         observer: RequestObserver | None,
+        pool: LeanPool | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.name = endpoint.name
         self._api = api
+        #: Ordinary requests go here when set; watches always go by the ApiClient's session.
+        self._pool = pool
         self._limits = limits
         self._bucket = TokenBucket(limits.qps, limits.burst)
         # fast_acquire: a free slot is taken without a trip round the event loop (anyio's
@@ -71,10 +76,12 @@ class ClusterClient:
         observer: RequestObserver | None = None,
     ) -> ClusterClient:
         """Build the client; no request is made, so an unreachable cluster still connects."""
-        api = await new_api_client(endpoint)
-        return cls(endpoint, api, limits or Limits(), observer)
+        api, pool = await new_transport(endpoint)
+        return cls(endpoint, api, limits or Limits(), observer, pool)
 
     async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
         await self._api.close()
 
     async def __aenter__(self) -> ClusterClient:
@@ -296,26 +303,73 @@ class ClusterClient:
         body: dict[str, Any] | None = None,
         content_type: str = "application/json",
     ) -> dict[str, Any]:
+        query = query or []
         async with self._slots:
             await self._bucket.acquire()
-            response = await self._send(
-                method,
-                path,
-                query=query or [],
-                body=body,
-                content_type=content_type,
-                request_timeout=self._limits.request_timeout,
-            )
-            try:
-                raw = await response.read()
-            except (aiohttp.ClientError, OSError, TimeoutError) as error:
-                # The answer broke off (the server went away mid-body): no answer at all.
-                raise unreachable(self.name, error) from None
-            finally:
-                response.release()
+            if self._pool is None:
+                raw = await self._read_via_session(method, path, query, body, content_type)
+            else:
+                raw = await self._read_via_pool(self._pool, method, path, query, body, content_type)
         # As aiohttp's ``response.json()`` read it: an empty answer is None.
         data: dict[str, Any] = decode(raw) if raw.strip() else None  # type: ignore[assignment]
         return data
+
+    async def _read_via_pool(
+        self,
+        pool: LeanPool,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        body: dict[str, Any] | None,
+        content_type: str,
+    ) -> bytes:
+        """One request on the lean pool (see ``http1``): the answer's body, or KubeError."""
+        verb = _verb(method, path, query)
+        started = anyio.current_time()
+        timeout = self._limits.request_timeout
+        try:
+            headers = await self._headers(content_type, query)
+            head = pool.head(method, path, _query_string(tuple(query)) if query else "", headers)
+            payload = None if method == "GET" else b"" if body is None else encode(body)
+            answer = await pool.request(
+                head,
+                payload,
+                within=timeout,
+                connect_within=min(timeout, 10.0),
+                idempotent=method != "POST",
+            )
+        except (OSError, TimeoutError) as error:
+            self._observe(verb, 0, started)
+            raise unreachable(self.name, error) from None
+        self._observe(verb, answer.status, started)
+        if answer.status >= 300:
+            raise from_response(self.name, answer.status, answer.body, CIMultiDict(answer.headers))
+        return answer.body
+
+    async def _read_via_session(
+        self,
+        method: str,
+        path: str,
+        query: list[tuple[str, str]],
+        body: dict[str, Any] | None,
+        content_type: str,
+    ) -> bytes:
+        """One request on aiohttp's session (clusters behind a proxy)."""
+        response = await self._send(
+            method,
+            path,
+            query=query,
+            body=body,
+            content_type=content_type,
+            request_timeout=self._limits.request_timeout,
+        )
+        try:
+            return await response.read()
+        except (aiohttp.ClientError, OSError, TimeoutError) as error:
+            # The answer broke off (the server went away mid-body): no answer at all.
+            raise unreachable(self.name, error) from None
+        finally:
+            response.release()
 
     async def _send(
         self,
@@ -373,12 +427,8 @@ class ClusterClient:
         of the generated client runs.
         """
         api = self._api
-        headers = {"Accept": "application/json", "Content-Type": content_type}
-        headers.update(api.default_headers)
-        if api.cookie:
-            headers["Cookie"] = api.cookie
         query = list(query)
-        await api.update_params_for_auth(headers, query, ["BearerToken"])
+        headers = await self._headers(content_type, query)
         url = f"{api.configuration.host}{path}"
         if query:
             url += "?" + _query_string(tuple(query))
@@ -394,6 +444,17 @@ class ClusterClient:
             options["data"] = encode(body) if body is not None else None
         response: aiohttp.ClientResponse = await rest.pool_manager.request(method, url, **options)
         return response
+
+    async def _headers(self, content_type: str, query: list[tuple[str, str]]) -> dict[str, str]:
+        """As ``call_api`` sends them: its defaults and cookie, then the credentials its
+        configuration gives (a token file re-read, an exec plugin's token refreshed)."""
+        api = self._api
+        headers = {"Accept": "application/json", "Content-Type": content_type}
+        headers.update(api.default_headers)
+        if api.cookie:
+            headers["Cookie"] = api.cookie
+        await api.update_params_for_auth(headers, query, ["BearerToken"])
+        return headers
 
     def _observe(self, verb: str, status: int, started: float) -> None:
         if self._observer is not None:

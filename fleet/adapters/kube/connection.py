@@ -17,7 +17,8 @@ from typing import Any
 from kubernetes_asyncio import client as kube_client
 from kubernetes_asyncio.config import kube_config
 
-from fleet.adapters.kube.transport import use_lean_session
+from fleet.adapters.kube.http1 import LeanPool
+from fleet.adapters.kube.transport import lean_pool_for, use_lean_session
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +41,20 @@ class ClusterEndpoint:
 
 async def new_api_client(endpoint: ClusterEndpoint) -> kube_client.ApiClient:
     """A fresh ApiClient for the endpoint; the caller closes it."""
-    api = await _api_client(endpoint)
-    await use_lean_session(api)
+    api, _ = await new_transport(endpoint)
     return api
+
+
+async def new_transport(
+    endpoint: ClusterEndpoint,
+) -> tuple[kube_client.ApiClient, LeanPool | None]:
+    """A fresh ApiClient, and the lean pool for its ordinary requests (None by a proxy).
+
+    The caller closes both. The pool opens no connection until its first request.
+    """
+    api = await _api_client(endpoint)
+    context = await use_lean_session(api)
+    return api, lean_pool_for(api, context)
 
 
 #: Parsed kubeconfig files by (path, modification time, size): see ``_parsed``.

@@ -22,6 +22,8 @@ from typing import Any
 
 import aiohttp
 
+from fleet.adapters.kube.http1 import AnswerCut, ClosedWithoutAnswer, UnreadableAnswer
+
 #: The longest readable reason kept on one line (a server message can be pages long).
 MAX_REASON = 300
 
@@ -96,10 +98,10 @@ def from_response(
                 details = status_obj.get("details") or {}
     retry_after = None
     if headers is not None:
-        raw = headers.get("Retry-After")
-        if raw is not None:
+        retry_header = headers.get("Retry-After")
+        if retry_header is not None:
             try:
-                retry_after = float(raw)
+                retry_after = float(retry_header)
             except ValueError:
                 retry_after = None
     return KubeError(
@@ -169,10 +171,12 @@ def transport_reason(error: BaseException) -> str:
         return _os_reason(error.os_error, f"cannot connect to {error.host}:{error.port}")
     if isinstance(error, aiohttp.ServerTimeoutError | TimeoutError):
         return "timed out waiting for the API server"
-    if isinstance(error, aiohttp.ClientPayloadError):
+    if isinstance(error, aiohttp.ClientPayloadError | AnswerCut):
         return "the connection was cut in the middle of an answer"
-    if isinstance(error, aiohttp.ServerDisconnectedError):
+    if isinstance(error, aiohttp.ServerDisconnectedError | ClosedWithoutAnswer):
         return "the API server closed the connection without answering"
+    if isinstance(error, UnreadableAnswer):
+        return one_line(f"the API server's answer is not readable HTTP ({error})", 120)
     if isinstance(error, aiohttp.ClientOSError | OSError):
         return _os_reason(error, "network error")
     if isinstance(error, aiohttp.ClientError):

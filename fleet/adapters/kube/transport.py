@@ -14,6 +14,9 @@ connector limited to ``connection_pool_maxsize`` (5 per CPU). Both hurt here:
   further apart than that (a rollout to wait for), so each burst paid new TLS
   handshakes. Idle connections are kept ``KEEPALIVE`` s, under the 75 s after which
   aiohttp's server and the 90 s after which Go's close an idle one.
+
+Ordinary requests (not watches) go over a lean pool (``http1``) sharing the session's TLS
+context, unless the cluster is reached through a proxy.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from kubernetes_asyncio import client as kube_client
+
+from fleet.adapters.kube.http1 import LeanPool, Origin
 
 #: Largest response line read at once: a watch event holds a whole object (etcd's limit
 #: is 1.5 MiB), as kubernetes_asyncio sets it.
@@ -55,16 +60,33 @@ def proxy_for(server: str, configured: str | None) -> str | None:
     return urllib.request.getproxies().get(parts.scheme)
 
 
-async def use_lean_session(api: kube_client.ApiClient) -> None:
-    """Swap the ApiClient's session for one without per-request env lookups or a cap."""
+async def use_lean_session(api: kube_client.ApiClient) -> ssl.SSLContext:
+    """Swap the ApiClient's session for one without per-request env lookups or a cap.
+
+    Returns the TLS context it built, for the lean pool to share (a context holds the
+    parsed CA: one per cluster, not two).
+    """
     rest = api.rest_client
     configuration = api.configuration
-    connector = aiohttp.TCPConnector(
-        limit=0, ssl=ssl_context_for(configuration), keepalive_timeout=KEEPALIVE
-    )
+    context = ssl_context_for(configuration)
+    connector = aiohttp.TCPConnector(limit=0, ssl=context, keepalive_timeout=KEEPALIVE)
     session = aiohttp.ClientSession(connector=connector, trust_env=False, read_bufsize=READ_BUFFER)
     unused, rest.pool_manager = rest.pool_manager, session
     proxy = proxy_for(str(configuration.host), configuration.proxy)
     if proxy is not None:
         rest.proxy = proxy
     await unused.close()
+    return context
+
+
+def lean_pool_for(api: kube_client.ApiClient, context: ssl.SSLContext) -> LeanPool | None:
+    """The pool for the cluster's ordinary requests; None when it is reached by a proxy."""
+    rest = api.rest_client
+    if rest.proxy:
+        return None
+    return LeanPool(
+        Origin.of(str(api.configuration.host)),
+        ssl_context=context,
+        server_hostname=rest.server_hostname or None,
+        keepalive=KEEPALIVE,
+    )

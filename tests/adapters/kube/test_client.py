@@ -316,7 +316,8 @@ async def test_a_free_request_slot_is_taken_without_a_trip_round_the_event_loop(
         others_ran.append("another task")
 
     async with await ClusterClient.connect(endpoint, limits=Limits(connections=1)) as client:
-        client._send = send  # type: ignore[method-assign]
+        assert client._pool is not None  # no proxy: requests go by the lean pool
+        client._read_via_pool = send  # type: ignore[method-assign]
         async with anyio.create_task_group() as group:
             group.start_soon(another_task)
             with pytest.raises(Sent):

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import anyio
 import pytest
+from anyio.abc import SocketAttribute, SocketStream
 
 from fleet.adapters.kube.client import ClusterClient, Limits
 from fleet.adapters.kube.connection import ClusterEndpoint
@@ -130,3 +132,53 @@ async def test_the_proxy_is_decided_when_the_client_is_built(
     async with await ClusterClient.connect(_endpoint(sim)) as direct:
         monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")  # too late to matter
         assert await direct.get("v1", REF) is None
+
+
+@pytest.mark.anyio
+async def test_a_cluster_behind_a_proxy_is_reached_through_it_and_others_by_the_lean_pool(
+    sim: SimFleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real CONNECT proxy on loopback: a proxied cluster's requests (aiohttp's session)
+    go through its tunnel; without a proxy they go by the lean pool, not the tunnel."""
+    tunnels: list[bytes] = []
+
+    async def tunnel(client: SocketStream) -> None:
+        async with client:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += await client.receive()
+            target = head.split(b" ")[1]
+            tunnels.append(target)
+            host, _, port = target.decode().rpartition(":")
+            async with await anyio.connect_tcp(host, int(port)) as upstream:
+                await client.send(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+                async def pipe(source: SocketStream, sink: SocketStream) -> None:
+                    with contextlib.suppress(anyio.EndOfStream, anyio.BrokenResourceError):
+                        async for chunk in source:
+                            await sink.send(chunk)
+                    with contextlib.suppress(anyio.BrokenResourceError):
+                        await sink.send_eof()
+
+                async with anyio.create_task_group() as pipes:
+                    pipes.start_soon(pipe, client, upstream)
+                    pipes.start_soon(pipe, upstream, client)
+
+    for name in ("NO_PROXY", "no_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(SocketAttribute.local_port)
+    async with anyio.create_task_group() as proxy:
+        proxy.start_soon(listener.serve, tunnel)
+        monkeypatch.setenv("HTTPS_PROXY", f"http://127.0.0.1:{port}")
+        async with await ClusterClient.connect(_endpoint(sim)) as proxied:
+            assert proxied._pool is None
+            assert await proxied.get("v1", REF) is None
+        assert tunnels, "the proxied cluster's requests went through the proxy"
+        monkeypatch.delenv("HTTPS_PROXY")
+        seen = len(tunnels)
+        async with await ClusterClient.connect(_endpoint(sim)) as direct:
+            assert direct._pool is not None
+            assert await direct.get("v1", REF) is None
+        assert len(tunnels) == seen
+        proxy.cancel_scope.cancel()

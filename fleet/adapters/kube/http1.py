@@ -1,0 +1,367 @@
+"""Plain HTTP/1.1 requests to one API server, with as little Python per request as can be.
+
+A sync sends dozens of small, alike requests per cluster (dry-runs, applies, gets).
+Through aiohttp's ``ClientSession`` each cost the daemon about 400 us of CPU: request
+and response objects, multidicts, a URL object, timers, tracing signals and a task per
+read. The bytes need a quarter of that. So ordinary requests go over this pool: the
+request head is written directly, the answer is parsed as it arrives by httptools
+(llhttp, Node.js's parser, C), on the event loop's own TLS transport, and a connection
+is kept for the next request as aiohttp would keep it.
+
+What aiohttp keeps: watches (answers streamed for minutes) and clusters reached through
+a proxy. What this pool does not do, because an API server does not need it: redirects
+(a 3xx is an error answer), cookies, HTTP/2, pipelining, 100-continue.
+
+A connection closed by the server while idle is noticed when it closes; a request that
+meets one closing just as it is sent is sent again once on a fresh connection, unless it
+is a POST (a create is not idempotent; the caller's retry decides).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import quote, urlsplit
+
+import httptools
+
+#: Largest answer body after gzip is undone; a larger one is an error, not a stall.
+MAX_INFLATED = 1 << 30
+#: Characters a request path keeps as they are (RFC 3986 ``pchar`` and ``/``).
+_PATH_SAFE = "/:@!$&'()*+,;=~"
+
+
+class ConnectionBroken(ConnectionError):
+    """The connection ended, or the answer could not be read, before it was complete."""
+
+
+class ClosedWithoutAnswer(ConnectionBroken):
+    """The server closed the connection before a byte of the answer arrived."""
+
+
+class AnswerCut(ConnectionBroken):
+    """The connection ended part way through the answer."""
+
+
+class UnreadableAnswer(ConnectionBroken):
+    """What came back is not an HTTP/1.1 answer this client reads."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    status: int
+    #: Header names in lower case; a repeated header keeps its last value.
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where the API server is: from a cluster's ``server`` URL."""
+
+    host: str
+    port: int
+    tls: bool
+    #: The Host header: ``host:port`` as the URL wrote it.
+    authority: str
+    #: A path before the API's own (``https://rancher.example/k8s/clusters/c-1``).
+    prefix: str
+
+    @classmethod
+    def of(cls, url: str) -> Origin:
+        parts = urlsplit(url)
+        if parts.scheme not in {"http", "https"} or not parts.hostname:
+            raise ValueError(f"not an http(s) URL with a host: {url!r}")
+        tls = parts.scheme == "https"
+        port = parts.port or (443 if tls else 80)
+        return cls(parts.hostname, port, tls, parts.netloc, parts.path.rstrip("/"))
+
+
+class _Exchange(asyncio.Protocol):
+    """One connection: sends a request, collects its answer, and waits for the next."""
+
+    def __init__(self, pool: LeanPool) -> None:
+        self._pool = pool
+        self._parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.closed = False
+        self.idle_since = 0.0
+        self.heard = False
+        self._waiter: asyncio.Future[Answer] | None = None
+        self._headers: dict[str, str] = {}
+        self._chunks: list[bytes] = []
+        self._head_read = False
+
+    # -- asyncio.Protocol --------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's TLS transport is not an asyncio.Transport subclass, but acts as one.
+        self.transport = cast(asyncio.Transport, transport)
+
+    def data_received(self, data: bytes) -> None:
+        self.heard = True
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(UnreadableAnswer("the server asked to switch protocols"))
+        except httptools.HttpParserError as error:
+            self._fail(UnreadableAnswer(str(error)))
+
+    def eof_received(self) -> bool:
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._pool.forget(self)
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            return
+        if exc is None and self._read_to_close():
+            # An answer with neither a length nor chunks ends with the connection.
+            self._chunks.append(b"")
+            self.on_message_complete()
+            return
+        broken = AnswerCut if self.heard else ClosedWithoutAnswer
+        waiter.set_exception(broken(f"connection closed: {exc}" if exc else "connection closed"))
+
+    def _read_to_close(self) -> bool:
+        headers = self._headers
+        return (
+            self._head_read
+            and "content-length" not in headers
+            and "chunked" not in headers.get("transfer-encoding", "").lower()
+        )
+
+    # -- httptools callbacks -------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._headers = {}
+        self._chunks = []
+        self._head_read = False
+
+    def on_headers_complete(self) -> None:
+        self._head_read = True
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers[name.decode("latin-1").lower()] = value.decode("latin-1")
+
+    def on_body(self, body: bytes) -> None:
+        self._chunks.append(body)
+
+    def on_message_complete(self) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            self._fail(UnreadableAnswer("an answer nobody asked for"))
+            return
+        body = b"".join(self._chunks)
+        self._chunks = []
+        if self._headers.get("content-encoding", "").lower() == "gzip":
+            try:
+                body = _gunzip(body)
+            except (zlib.error, ConnectionBroken) as error:
+                waiter.set_exception(UnreadableAnswer(f"bad gzip body: {error}"))
+                self.closed = True
+                return
+        if not self._parser.should_keep_alive():
+            self.closed = True
+        waiter.set_result(Answer(self._parser.get_status_code(), self._headers, body))
+
+    # -- use -------------------------------------------------------------------------------
+
+    def send(self, data: bytes) -> asyncio.Future[Answer]:
+        assert self.transport is not None
+        self.heard = False
+        waiter: asyncio.Future[Answer] = self._pool.loop.create_future()
+        self._waiter = waiter
+        self.transport.write(data)
+        return waiter
+
+    def is_closing(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
+
+    def _fail(self, error: Exception) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_exception(error)
+        self.abort()
+
+    def abort(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.abort()
+
+
+def _gunzip(body: bytes) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    plain = inflater.decompress(body, MAX_INFLATED)
+    if inflater.unconsumed_tail:
+        raise UnreadableAnswer(f"the body inflates past {MAX_INFLATED} bytes")
+    return plain + inflater.flush()
+
+
+class LeanPool:
+    """Keep-alive connections to one API server, one request at a time on each.
+
+    The caller bounds how many requests are in flight (``ClusterClient``'s slots), so the
+    pool needs no limit of its own. Idle connections are closed after ``keepalive``
+    seconds by one timer per pool, not one per connection.
+    """
+
+    def __init__(
+        self,
+        origin: Origin,
+        *,
+        ssl_context: Any = None,
+        server_hostname: str | None = None,
+        keepalive: float = 60.0,
+    ) -> None:
+        self.origin = origin
+        self._ssl = ssl_context if origin.tls else None
+        self._server_hostname = server_hostname if origin.tls else None
+        self._keepalive = keepalive
+        self._idle: list[_Exchange] = []
+        self._busy: set[_Exchange] = set()
+        self._sweep: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None:
+            self._loop = asyncio.get_running_loop()
+        return self._loop
+
+    @property
+    def open_connections(self) -> int:
+        return len(self._idle) + len(self._busy)
+
+    def head(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> bytes:
+        """The request line and headers, Content-Length excluded; refuses header injection."""
+        target = self.origin.prefix + quote(path, safe=_PATH_SAFE)
+        if query:
+            target += "?" + query
+        lines = [f"{method} {target} HTTP/1.1", f"Host: {self.origin.authority}"]
+        for name, value in headers.items():
+            if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
+                raise ValueError(f"header {name!r} holds a line break")
+            lines.append(f"{name}: {value}")
+        return ("\r\n".join(lines) + "\r\n").encode("latin-1")
+
+    async def request(
+        self,
+        head: bytes,
+        body: bytes | None,
+        *,
+        within: float,
+        connect_within: float,
+        idempotent: bool,
+    ) -> Answer:
+        """Send one request and read its whole answer within ``within`` seconds.
+
+        ``body`` None sends no Content-Length (a GET). Raises ConnectionBroken, OSError
+        or TimeoutError when there is no whole answer.
+        """
+        loop = self.loop
+        deadline = loop.time() + within
+        if body is None:
+            payload = head + b"\r\n"
+        else:
+            payload = b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body)
+        exchange, reused = self._take_idle(loop.time()), True
+        if exchange is None:
+            exchange, reused = await self._connect(min(connect_within, within)), False
+        try:
+            return await self._exchange(exchange, payload, deadline)
+        except ConnectionBroken:
+            # The server closed an idle connection as the request went out: it never
+            # read it, so it may go again, once, on a new connection.
+            if not (reused and idempotent and not exchange.heard):
+                raise
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise TimeoutError("no answer in time")
+        exchange = await self._connect(min(connect_within, remaining))
+        return await self._exchange(exchange, payload, deadline)
+
+    async def _exchange(self, exchange: _Exchange, payload: bytes, deadline: float) -> Answer:
+        self._busy.add(exchange)
+        waiter = exchange.send(payload)
+        timer = self.loop.call_at(deadline, _time_out, waiter)
+        done = False
+        try:
+            answer = await waiter
+            done = True
+            return answer
+        finally:
+            timer.cancel()
+            self._busy.discard(exchange)
+            if done and not exchange.closed:
+                self._keep(exchange)
+            else:
+                # Cancelled, timed out or broken half-way: the connection's state is
+                # unknown, so it is never used again.
+                exchange.abort()
+
+    async def _connect(self, seconds: float) -> _Exchange:
+        loop = self.loop
+        origin = self.origin
+        async with asyncio.timeout(seconds):
+            _, exchange = await loop.create_connection(
+                lambda: _Exchange(self),
+                origin.host,
+                origin.port,
+                ssl=self._ssl,
+                server_hostname=self._server_hostname,
+            )
+        return exchange
+
+    def _take_idle(self, now: float) -> _Exchange | None:
+        idle = self._idle
+        while idle:
+            exchange = idle.pop()
+            fresh = now - exchange.idle_since < self._keepalive
+            if fresh and not exchange.closed and not exchange.is_closing():
+                return exchange
+            exchange.abort()
+        return None
+
+    def _keep(self, exchange: _Exchange) -> None:
+        exchange.idle_since = self.loop.time()
+        self._idle.append(exchange)
+        if self._sweep is None:
+            self._sweep = self.loop.call_at(exchange.idle_since + self._keepalive, self._expire)
+
+    def _expire(self) -> None:
+        """Close connections idle too long; wake again for the oldest still kept."""
+        self._sweep = None
+        now = self.loop.time()
+        kept = []
+        for exchange in self._idle:
+            if now - exchange.idle_since >= self._keepalive:
+                exchange.abort()
+            else:
+                kept.append(exchange)
+        self._idle = kept
+        if kept:
+            oldest = min(exchange.idle_since for exchange in kept)
+            self._sweep = self.loop.call_at(oldest + self._keepalive, self._expire)
+
+    def forget(self, exchange: _Exchange) -> None:
+        """A connection closed: drop it from the idle list (the busy set drops it later)."""
+        if exchange in self._idle:
+            self._idle.remove(exchange)
+
+    def close(self) -> None:
+        """Close every connection; requests in flight fail with ConnectionBroken."""
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        for exchange in [*self._idle, *self._busy]:
+            exchange.abort()
+        self._idle.clear()
+
+
+def _time_out(waiter: asyncio.Future[Answer]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("no answer in time"))
