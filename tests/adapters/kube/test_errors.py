@@ -233,3 +233,13 @@ async def test_an_answer_cut_in_the_middle() -> None:
         tasks.cancel_scope.cancel()
     assert str(error) == "edge: unreachable: the connection was cut in the middle of an answer"
     assert "AnswerCut" in error.raw or "payload" in error.raw.lower()
+
+
+def test_a_proxy_page_keeps_its_text_when_the_answer_has_headers() -> None:
+    """The page's text went missing whenever headers came with it (the lean pool always
+    passes them): the Retry-After lookup overwrote it."""
+    page = b"<html><body><h1>502 Bad Gateway</h1>upstream reset</body></html>"
+    error = from_response("edge", 502, page, {"Content-Type": "text/html"})
+    assert error.message == "502 Bad Gateway upstream reset"
+    assert "upstream reset" in error.raw
+    assert error.retry_after is None
