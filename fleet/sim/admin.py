@@ -12,12 +12,15 @@ A plain-HTTP server on 127.0.0.1 whose URL and bearer token are written to
 ``GET /requests``                        requests each cluster received so far, by client
                                          and verb: ``{"sim-1": {"kubectl": {"apply": 3}}}``
 ``GET /clusters/{name}/requests``        the same for one cluster (see fleet.sim.counters)
+``GET /gc``                              the process's garbage collector: thresholds, frozen
+                                         objects, collections by generation (fleet.sim.heap)
 
 It lives apart from the API servers so that a cluster that is down can be brought up.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import secrets
@@ -50,6 +53,7 @@ class AdminServer:
         app.router.add_post("/clusters/{name}/up", self._up)
         app.router.add_get("/requests", self._all_requests)
         app.router.add_get("/clusters/{name}/requests", self._requests)
+        app.router.add_get("/gc", self._gc)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.5
         )
@@ -131,3 +135,12 @@ class AdminServer:
 
     async def _requests(self, request: web.Request) -> web.Response:
         return web.json_response(self._cluster(request).requests.to_dict())
+
+    async def _gc(self, request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "threshold": list(gc.get_threshold()),
+                "frozen": gc.get_freeze_count(),
+                "generations": gc.get_stats(),
+            }
+        )

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from fleet.sim.fleet import SimFleet
+from fleet.sim.heap import settle_after_startup
 
 
 async def serve_until_signalled(
@@ -32,6 +33,7 @@ async def serve_until_signalled(
             controllers=controllers,
             ready_delay=ready_delay,
         ) as fleet:
+            settle_after_startup()  # what start-up built is never walked by the collector
             print(f"fleet sim: {len(fleet.clusters)} clusters serving", flush=True)
             for cluster in fleet.clusters.values():
                 label_text = ",".join(f"{k}={v}" for k, v in cluster.labels.items())
