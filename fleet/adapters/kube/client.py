@@ -329,6 +329,8 @@ class ClusterClient:
         timeout = self._limits.request_timeout
         try:
             headers = await self._headers(content_type, query)
+            # As aiohttp asks: an API server gzips answers past 128 KiB (large lists).
+            headers["Accept-Encoding"] = "gzip"
             head = pool.head(method, path, _query_string(tuple(query)) if query else "", headers)
             payload = None if method == "GET" else b"" if body is None else encode(body)
             answer = await pool.request(

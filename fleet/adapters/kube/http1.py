@@ -77,7 +77,8 @@ class Origin:
             raise ValueError(f"not an http(s) URL with a host: {url!r}")
         tls = parts.scheme == "https"
         port = parts.port or (443 if tls else 80)
-        return cls(parts.hostname, port, tls, parts.netloc, parts.path.rstrip("/"))
+        authority = parts.netloc.rpartition("@")[2]  # never credentials in a Host header
+        return cls(parts.hostname, port, tls, authority, parts.path.rstrip("/"))
 
 
 class _Exchange(asyncio.Protocol):

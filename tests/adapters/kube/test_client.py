@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
+from anyio.abc import SocketAttribute, SocketStream
 
 from fleet.adapters.kube.client import ClusterClient, Limits, _verb
 from fleet.adapters.kube.connection import ClusterEndpoint
@@ -328,3 +330,34 @@ async def test_a_free_request_slot_is_taken_without_a_trip_round_the_event_loop(
                 await client._request("GET", "/api/v1")
         assert waited.cancelled_caught
         assert sent == [False]
+
+
+async def test_gzip_is_asked_for_and_a_gzipped_answer_is_read(tmp_path: Path) -> None:
+    """An API server gzips large answers when asked, as aiohttp asked: the pool asks too."""
+    heads: list[bytes] = []
+    body = gzip.compress(b'{"kind": "ConfigMap", "data": {"k": "' + b"v" * 5000 + b'"}}')
+
+    async def gzipping(stream: SocketStream) -> None:
+        async with stream:
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += await stream.receive()
+            heads.append(request)
+            await stream.send(
+                b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s"
+                % (len(body), body)
+            )
+
+    token = tmp_path / "token"
+    token.write_text("t\n")
+    listener = await anyio.create_tcp_listener(local_host="127.0.0.1")
+    port = listener.extra(SocketAttribute.local_port)
+    async with anyio.create_task_group() as group:
+        group.start_soon(listener.serve, gzipping)
+        endpoint = ClusterEndpoint("zipped", server=f"http://127.0.0.1:{port}", token_file=token)
+        async with await ClusterClient.connect(endpoint) as client:
+            answer = await client._request("GET", "/api/v1/namespaces/a/configmaps/b")
+        group.cancel_scope.cancel()
+    assert answer["data"]["k"] == "v" * 5000
+    assert b"\r\nAccept-Encoding: gzip\r\n" in heads[0]
+    assert b"\r\nauthorization: bearer t\r\n" in heads[0].lower()

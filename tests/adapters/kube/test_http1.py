@@ -364,6 +364,7 @@ async def test_tls_to_a_simulated_api_server_verifies_and_reuses(tmp_path: Path)
         ("https://api.example.com", "api.example.com", 443, True, "api.example.com", ""),
         ("http://127.0.0.1:8001/", "127.0.0.1", 8001, False, "127.0.0.1:8001", ""),
         ("https://[::1]:6443", "::1", 6443, True, "[::1]:6443", ""),
+        ("https://user:secret@10.0.0.1:6443", "10.0.0.1", 6443, True, "10.0.0.1:6443", ""),
         (
             "https://rancher.example/k8s/clusters/c-1/",
             "rancher.example",
