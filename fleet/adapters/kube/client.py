@@ -340,7 +340,8 @@ class ClusterClient:
                 connect_within=min(timeout, 10.0),
                 idempotent=method != "POST",
             )
-        except (OSError, TimeoutError) as error:
+        except (OSError, TimeoutError, ValueError) as error:
+            # ValueError: a credential with a line break, refused before it is sent.
             self._observe(verb, 0, started)
             raise unreachable(self.name, error) from None
         self._observe(verb, answer.status, started)

@@ -361,3 +361,19 @@ async def test_gzip_is_asked_for_and_a_gzipped_answer_is_read(tmp_path: Path) ->
     assert answer["data"]["k"] == "v" * 5000
     assert b"\r\nAccept-Encoding: gzip\r\n" in heads[0]
     assert b"\r\nauthorization: bearer t\r\n" in heads[0].lower()
+
+
+async def test_a_token_with_a_line_break_is_refused_as_an_error_of_the_cluster(
+    tmp_path: Path,
+) -> None:
+    """A token file holding two lines would write a header of its own: refused before any
+    byte is sent, as the cluster's error (never an exception that ends the worker)."""
+    token = tmp_path / "token"
+    token.write_text("t\nX-Injected: 1\n")
+    endpoint = ClusterEndpoint("broken", server="http://127.0.0.1:9", token_file=token)
+    async with await ClusterClient.connect(endpoint) as client:
+        with pytest.raises(KubeError) as caught:
+            await client._request("GET", "/api/v1")
+    assert caught.value.unreachable
+    assert "line break" in str(caught.value)
+    assert "X-Injected" not in str(caught.value)
