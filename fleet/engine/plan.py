@@ -28,7 +28,8 @@ or a clock. The runtime drives it::
    still attempted, later steps never run.
 4. After a failure, the SyncFail hooks run.
 5. Cleanup: hooks whose delete policy matches their outcome are deleted, the others
-   released (fleet's finalizer removed). Then the verdict.
+   released (fleet's finalizer removed); so are hooks a killed sync left holding the
+   finalizer (fleet.engine.leftover_hooks). Then the verdict.
 
 Failed writes that may succeed later (fleet.engine.retry) are retried with exponential
 back-off and jitter; the back-off is a Wait whose deadline is the time to try again.
@@ -50,6 +51,7 @@ from fleet.engine.annotations import DeletePolicy
 from fleet.engine.decisions import Batch, Decision, Failed, Succeeded
 from fleet.engine.deletion import prepare_deletion
 from fleet.engine.hooks import HookOutcome, hook_state, instance_body
+from fleet.engine.leftover_hooks import LEFTOVER_PREFIX, leftover_hooks
 from fleet.engine.namespaces import NamespaceFirst
 from fleet.engine.ordering import SyncTask, TaskType
 from fleet.engine.planner_state import Outcome, key
@@ -206,9 +208,27 @@ class _Planner(NamespaceFirst, StepPlanner):
                 actions.append(DeleteHook(action_id, ref, uid, f"hook {outcome.lower()}"))
             elif names.HOOK_FINALIZER in (meta.get("finalizers") or ()):
                 actions.append(ReleaseHook(action_id, ref))
+        actions += self._leftovers()
         if not actions:
             return None
         return self._batch(actions, "Cleanup", None, f"cleaning up {len(actions)} hooks")
+
+    def _leftovers(self) -> list[Action]:
+        """Hooks an earlier, killed sync left holding fleet's finalizer
+        (fleet.engine.leftover_hooks): cleaned up once, as their delete policy says."""
+        found = leftover_hooks(
+            self.inp.app,
+            self.inp.live.items(),
+            self._created_hooks(),
+            self.options.health_rules,
+            self.options.custom_health,
+        )
+        todo: list[Action] = []
+        for leftover in found:
+            action = leftover.action()
+            if action.id not in self.records:
+                todo.append(action)
+        return todo
 
     def _verdict(self) -> Succeeded | Failed:
         candidates = self.prepared.candidates
@@ -218,6 +238,13 @@ class _Planner(NamespaceFirst, StepPlanner):
             f"hook {ref} was not cleaned up: {self._error(record)}"
             for ref in sorted(self._created_hooks())
             if (record := self.records.get(f"cleanup {key(ref)}")) is not None and not record.ok
+        ) + tuple(
+            f"hook {action_id.removeprefix(LEFTOVER_PREFIX)} left over by an earlier sync was "
+            f"not cleaned up: {self._error(record)}"
+            for action_id, record in sorted(
+                (i, r) for i, r in self.records.items() if i.startswith(LEFTOVER_PREFIX)
+            )
+            if not record.ok
         )
         failures = (*self.inp.progress.failures, *self.failures)
         if failures:

@@ -278,6 +278,12 @@ class SyncExecutor:
 
     # -- actions ---------------------------------------------------------------------
 
+    async def clean_up(self, actions: Sequence[DeleteHook | ReleaseHook]) -> list[ActionResult]:
+        """Run hook cleanups outside a sync (hooks a killed sync left behind,
+        fleet.runtime.leftover_hooks): the same fence, finalizer release and UID
+        precondition as a sync's own cleanup."""
+        return await self._run_batch(actions)
+
     async def _run_batch(self, actions: Sequence[Action]) -> list[ActionResult]:
         results: list[ActionResult] = []
         rows: list[ResourceRow] = []

@@ -42,6 +42,7 @@ from fleet.runtime.clusters import ClusterRuntime
 from fleet.runtime.comparison import DesiredObjects, LiveComparer, read_inventory, watched_kinds
 from fleet.runtime.drift import DriftWatch
 from fleet.runtime.leadership import NotLeader
+from fleet.runtime.leftover_hooks import clean_up_leftover_hooks
 from fleet.runtime.mailbox import Mailbox, Trigger
 from fleet.runtime.retries import ConfigResync, SyncRetries
 from fleet.runtime.status import AppClusterStatus, utc_now
@@ -88,6 +89,8 @@ class Worker:
         self.unsubscribe = runtime.cache.subscribe(self._on_change)
         #: After a takeover, the restored inventory has been checked against the cluster.
         self._inventory_checked = False
+        #: Hooks a killed sync left holding fleet's finalizer have been cleaned up.
+        self._leftovers_cleaned = False
 
     @property
     def key(self) -> tuple[str, str]:
@@ -114,6 +117,14 @@ class Worker:
             self.held = []
             try:
                 await self.reconcile(triggers)
+                if (
+                    not self._leftovers_cleaned
+                    and not self.held
+                    and self.runtime.reachability.reachable
+                ):
+                    # No sync runs now: hooks a killed one left are nobody's (leftover_hooks.py).
+                    await clean_up_leftover_hooks(self)
+                    self._leftovers_cleaned = True
                 if self.ctx.holds is not None:
                     self.ctx.holds.settled(self)  # wakes dependants once this one is ready
             except anyio.get_cancelled_exc_class():

@@ -25,6 +25,7 @@ from typing import Any
 import anyio
 import yaml
 
+from fleet.model.tracking import PREFIX as FLEET_PREFIX
 from tests.e2e.conftest import ClusterHandle
 from tests.e2e.daemon_process import JSON, FleetDaemon, NotYet, eventually
 from tests.support.gitrepos import WorkRepo, git, init_bare
@@ -240,10 +241,72 @@ class Kube:
         await self.core.patch_namespaced_config_map(name, namespace, {"data": dict(data)})
 
     async def delete_namespace(self, name: str) -> None:
+        """Delete a namespace of the test's, first freeing its objects of fleet's
+        finalizers: a test that failed mid-sync must not leave it Terminating forever on
+        a cluster the next test uses."""
         from kubernetes_asyncio.client.exceptions import ApiException
 
         with contextlib.suppress(ApiException):
+            await self.strip_fleet_finalizers(name)
+        with contextlib.suppress(ApiException):
             await self.core.delete_namespace(name)
+
+    async def _rest(self, method: str, path: str, body: Any = None) -> JSON:
+        """One raw request (discovery and kinds the typed APIs do not cover)."""
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            headers["Content-Type"] = "application/merge-patch+json"
+        answer: JSON = await self.api.call_api(
+            path,
+            method,
+            header_params=headers,
+            body=body,
+            response_types_map={200: "object"},
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+        )
+        return answer
+
+    async def _namespaced_collections(self) -> list[str]:
+        """The API path of every namespaced kind the server lists and patches."""
+        bases = ["/api/v1"]
+        groups = await self._rest("GET", "/apis")
+        for group in groups.get("groups") or []:
+            preferred = (group.get("preferredVersion") or {}).get("groupVersion")
+            if preferred:
+                bases.append(f"/apis/{preferred}")
+        out = []
+        for base in bases:
+            for resource in (await self._rest("GET", base)).get("resources") or []:
+                verbs = set(resource.get("verbs") or ())
+                collection = resource.get("namespaced") and "/" not in resource["name"]
+                if collection and {"list", "patch"} <= verbs:
+                    out.append(f"{base}/namespaces/{{namespace}}/{resource['name']}")
+        return out
+
+    async def strip_fleet_finalizers(self, namespace: str) -> list[str]:
+        """Remove every ``fleet.dev/`` finalizer from the objects in ``namespace``, of
+        every namespaced kind the server lists; the objects freed, as ``path/name``."""
+        from kubernetes_asyncio.client.exceptions import ApiException
+
+        freed: list[str] = []
+        for collection in await self._namespaced_collections():
+            path = collection.format(namespace=namespace)
+            try:
+                listed = await self._rest("GET", path)
+            except ApiException:
+                continue  # a kind this user may not list: nothing of ours can be in it
+            for item in listed.get("items") or []:
+                meta = item.get("metadata") or {}
+                finalizers = list(meta.get("finalizers") or [])
+                kept = [f for f in finalizers if not f.startswith(FLEET_PREFIX)]
+                if kept == finalizers:
+                    continue
+                patch = {"metadata": {"finalizers": kept or None}}
+                with contextlib.suppress(ApiException):
+                    await self._rest("PATCH", f"{path}/{meta['name']}", patch)
+                    freed.append(f"{path}/{meta['name']}")
+        return freed
 
 
 # -- one test's world ------------------------------------------------------------------

@@ -28,6 +28,7 @@ import pytest
 import yaml
 
 from fleet.adapters.store.replication import find_litestream
+from fleet.model.annotations import HOOK_FINALIZER
 from tests.e2e.conftest import ClusterHandle
 from tests.e2e.daemon_support import JSON, FleetDaemon, World, eventually, world
 from tests.support.tcpproxy import tcp_proxy
@@ -229,6 +230,14 @@ async def test_kill_9_of_the_leader_mid_rollout_the_standby_takes_over_and_finis
         checked = {e["cluster"] for e in events if e["kind"] == "inventory_checked"}
         assert checked == set(w.names), events[-10:]
         assert not [e for e in events if e["kind"] == "sync_succeeded" and "pruned" in e["message"]]
+
+        # The PreSync hook the killed leader created held fleet's finalizer: whether the
+        # new leader resumes that sync or finds nothing left to do, it lets it go.
+        async def hook_released() -> bool:
+            job = await w.kubes[first].job(w.namespace, "web-migrate")
+            return job is None or HOOK_FINALIZER not in (job["metadata"].get("finalizers") or [])
+
+        await eventually(hook_released, timeout=20, what="leftover hook released")
 
 
 async def _replica_holds(replica: Path, sync_id: int) -> bool:
