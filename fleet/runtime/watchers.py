@@ -3,8 +3,8 @@
 One watch per (cluster, kind), selecting fleet's app label, resumed from the last
 resourceVersion (bookmarks keep it fresh on quiet kinds); a 410 Gone means the server no
 longer has that history, so the kind is listed again. A full re-list every
-``resync_seconds`` catches anything a watch could have missed. Errors back off with
-jitter and never stop other kinds or clusters.
+``resync_seconds`` (spread, see ``resync_delay``) catches anything a watch could have
+missed. Errors back off with jitter and never stop other kinds or clusters.
 
 A watch is also how fleet learns that a cluster went away while nothing happens. A cut
 connection fails the watch at once; a silent one (a partition, a frozen API server) is
@@ -52,6 +52,20 @@ def watch_deadline(timeout: int) -> tuple[int, float]:
     return asked, float(max(timeout, asked + 1))
 
 
+def resync_delay(period: float, first: bool, draw: float) -> float:
+    """Seconds until a kind is listed again; ``draw`` is uniform in [0, 1).
+
+    Every kind of every cluster is first listed within the same few minutes of start-up,
+    so with one period for all, their re-lists would come in waves: at 1,000 clusters,
+    4,000 lists within a minute every ``period``, which is the daemon's idle CPU then and
+    a burst on every API server at once. The first period is drawn from [period/2,
+    period) to spread them, and later ones vary by +-10 % so they stay spread.
+    """
+    if first:
+        return period * (0.5 + 0.5 * draw)
+    return period * (0.9 + 0.2 * draw)
+
+
 #: Called with (cluster, error) when a kind cannot be listed; None when it recovers.
 HealthReporter = Callable[[str, KubeError | None], None]
 #: Returns when the cluster has been reached again (by any watch): a back-off ends early.
@@ -72,6 +86,7 @@ async def watch_kind(
     group, _ = split_api_version(api_version)
     rng = rng or random.Random()
     failures = 0
+    first = True
     while True:
         try:
             items, version = await client.list_objects(api_version, kind, label_selector=APP_LABEL)
@@ -79,7 +94,9 @@ async def watch_kind(
             if report is not None:
                 report(client.name, None)
             failures = 0
-            resync_at = anyio.current_time() + settings.resync_seconds
+            delay = resync_delay(settings.resync_seconds, first, rng.random())
+            first = False
+            resync_at = anyio.current_time() + delay
             full_asked, full_deadline = watch_deadline(settings.watch_timeout_seconds)
             while anyio.current_time() < resync_at:
                 remaining = int(resync_at - anyio.current_time())

@@ -10,6 +10,7 @@ watch timeout, with a readable reason, and the status of its apps turn Unknown.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,7 +25,7 @@ from fleet.adapters.kube.errors import KubeError
 from fleet.runtime.clusters import ClusterRuntime
 from fleet.runtime.livecache import LiveCache
 from fleet.runtime.status import AppClusterStatus, unreachable_message
-from fleet.runtime.watchers import WatchSettings, watch_deadline, watch_kind
+from fleet.runtime.watchers import WatchSettings, resync_delay, watch_deadline, watch_kind
 
 pytestmark = pytest.mark.anyio
 
@@ -183,3 +184,29 @@ def test_a_kube_error_sentence_is_what_reachability_says() -> None:
     assert (
         error.sentence == "forbidden (403 Forbidden): configmaps is forbidden: User x cannot list"
     )
+
+
+@pytest.mark.parametrize(
+    ("first", "draw", "expected"),
+    [
+        (True, 0.0, 300.0),  # the first re-list: anywhere in the second half of a period
+        (True, 0.5, 450.0),
+        (True, 0.999, 599.7),
+        (False, 0.0, 540.0),  # later ones: the period +-10 %, so they stay spread
+        (False, 0.5, 600.0),
+        (False, 0.999, 659.88),
+    ],
+)
+def test_re_lists_are_spread_over_the_period(first: bool, draw: float, expected: float) -> None:
+    assert resync_delay(600.0, first, draw) == pytest.approx(expected)
+
+
+def test_kinds_listed_together_are_listed_again_apart() -> None:
+    """4,000 kinds listed at start-up would be listed again within one minute, every
+    period; spread, no minute of the first period holds more than a few percent."""
+    rng = random.Random(7)
+    firsts = [resync_delay(600.0, True, rng.random()) for _ in range(4000)]
+    busiest_minute = max(sum(1 for d in firsts if m * 60 <= d < (m + 1) * 60) for m in range(10))
+    assert busiest_minute < 4000 * 0.25
+    assert min(firsts) >= 300.0
+    assert max(firsts) < 600.0
