@@ -206,8 +206,11 @@ class LeanPool:
     """Keep-alive connections to one API server, one request at a time on each.
 
     The caller bounds how many requests are in flight (``ClusterClient``'s slots), so the
-    pool needs no limit of its own. Idle connections are closed after ``keepalive``
-    seconds by one timer per pool, not one per connection.
+    pool needs no limit of its own. The ``keep_idle`` most recently used idle connections
+    are kept ``keepalive`` seconds for the next burst; the others, opened for a burst of
+    parallel requests, only ``spare_idle`` seconds, since each holds a TLS buffer (up to
+    256 KiB under uvloop) and a daemon with 1,000 clusters would hold thousands of them
+    between syncs. One timer per pool, not one per connection.
     """
 
     def __init__(
@@ -217,11 +220,15 @@ class LeanPool:
         ssl_context: Any = None,
         server_hostname: str | None = None,
         keepalive: float = 60.0,
+        keep_idle: int = 2,
+        spare_idle: float = 10.0,
     ) -> None:
         self.origin = origin
         self._ssl = ssl_context if origin.tls else None
         self._server_hostname = server_hostname if origin.tls else None
         self._keepalive = keepalive
+        self._keep_idle = keep_idle
+        self._spare_idle = spare_idle
         self._idle: list[_Exchange] = []
         self._busy: set[_Exchange] = set()
         self._sweep: asyncio.TimerHandle | None = None
@@ -330,23 +337,42 @@ class LeanPool:
     def _keep(self, exchange: _Exchange) -> None:
         exchange.idle_since = self.loop.time()
         self._idle.append(exchange)
-        if self._sweep is None:
-            self._sweep = self.loop.call_at(exchange.idle_since + self._keepalive, self._expire)
+        # The newcomer pushes older ones down the order: their limits may now be shorter.
+        self._wake_by(min(e.idle_since + self._limit(p) for p, e in enumerate(self._idle)))
+
+    def _limit(self, position: int) -> float:
+        """How long the idle connection at ``position`` (0: the least recently used) may
+        wait: the ``keep_idle`` most recently used the whole keepalive, the rest a moment."""
+        if len(self._idle) - position <= self._keep_idle:
+            return self._keepalive
+        return min(self._spare_idle, self._keepalive)
+
+    def _wake_by(self, when: float) -> None:
+        sweep = self._sweep
+        if sweep is not None and sweep.when() <= when:
+            return
+        if sweep is not None:
+            sweep.cancel()
+        self._sweep = self.loop.call_at(when, self._expire)
 
     def _expire(self) -> None:
-        """Close connections idle too long; wake again for the oldest still kept."""
+        """Close connections idle past their limit; wake again for the next one due.
+
+        The idle list is in the order connections were last used (a request takes the
+        last), so the first are the least recently used.
+        """
         self._sweep = None
         now = self.loop.time()
-        kept = []
-        for exchange in self._idle:
-            if now - exchange.idle_since >= self._keepalive:
-                exchange.abort()
-            else:
-                kept.append(exchange)
-        self._idle = kept
-        if kept:
-            oldest = min(exchange.idle_since for exchange in kept)
-            self._sweep = self.loop.call_at(oldest + self._keepalive, self._expire)
+        closing = [
+            exchange
+            for position, exchange in enumerate(self._idle)
+            if now - exchange.idle_since >= self._limit(position)
+        ]
+        for exchange in closing:
+            self._idle.remove(exchange)
+            exchange.abort()
+        if self._idle:
+            self._wake_by(min(e.idle_since + self._limit(p) for p, e in enumerate(self._idle)))
 
     def forget(self, exchange: _Exchange) -> None:
         """A connection closed: drop it from the idle list (the busy set drops it later)."""
