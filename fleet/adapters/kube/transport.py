@@ -84,8 +84,14 @@ def lean_pool_for(api: kube_client.ApiClient, context: ssl.SSLContext) -> LeanPo
     rest = api.rest_client
     if rest.proxy:
         return None
+    try:
+        origin = Origin.of(str(api.configuration.host))
+    except ValueError:
+        # Not an http(s) URL the pool can reach: the session's requests fail as before,
+        # each with the cluster's error, and building the client never does.
+        return None
     return LeanPool(
-        Origin.of(str(api.configuration.host)),
+        origin,
         ssl_context=context,
         server_hostname=rest.server_hostname or None,
         keepalive=KEEPALIVE,

@@ -182,3 +182,19 @@ async def test_a_cluster_behind_a_proxy_is_reached_through_it_and_others_by_the_
             assert await direct.get("v1", REF) is None
         assert len(tunnels) == seen
         proxy.cancel_scope.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_server_url_the_pool_cannot_use_still_builds_a_client_whose_requests_fail(
+    tmp_path: Path,
+) -> None:
+    """A typo in a cluster's server URL is that cluster's error at its first request,
+    never an exception while the daemon builds its clients."""
+    token = tmp_path / "token"
+    token.write_text("t\n")
+    endpoint = ClusterEndpoint("typo", server="htps://10.0.0.1:6443", token_file=token)
+    async with await ClusterClient.connect(endpoint, limits=Limits(request_timeout=5)) as client:
+        assert client._pool is None
+        with pytest.raises(KubeError) as caught:
+            await client.get("v1", REF)
+    assert caught.value.unreachable
