@@ -59,6 +59,8 @@ EVENT_KINDS: tuple[str, ...] = (
     "resumed",
     "generator_held",
     "generator_failed",
+    "inventory_checked",
+    "hooks_cleaned_up",
 )
 
 #: Placeholders of a link template; values are URL-encoded when filled in.

@@ -44,6 +44,8 @@ _KINDS: dict[str, tuple[str, Severity]] = {
     "resumed": ("Resumed", "info"),
     "generator_held": ("App generator held", "warning"),
     "generator_failed": ("App generator failed", "error"),
+    "inventory_checked": ("Inventory checked after a takeover", "info"),
+    "hooks_cleaned_up": ("Leftover hooks cleaned up", "info"),
 }
 
 SHORT_REVISION = 12

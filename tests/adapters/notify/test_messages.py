@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
+import fleet
 from fleet.adapters.notify import Notification
+from fleet.adapters.notify.messages import _KINDS
+from fleet.config.notifications import EVENT_KINDS
 
 ABOUT = {
     "revision": "0123456789abcdef0123456789abcdef01234567",
@@ -58,3 +64,19 @@ def test_summary_says_how_many_were_held_back() -> None:
 
 def test_each_notification_has_its_own_delivery_id() -> None:
     assert Notification("r", "drift", "m").id != Notification("r", "drift", "m").id
+
+
+def _recorded_kinds() -> set[str]:
+    """Every event kind the code records: the literal first argument of ``.event(``."""
+    root = Path(fleet.__file__).parent
+    pattern = re.compile(r"\.event\(\s*\"([a-z_]+)\"")
+    return {kind for path in root.rglob("*.py") for kind in pattern.findall(path.read_text())}
+
+
+def test_every_recorded_event_kind_can_be_routed_and_has_a_headline() -> None:
+    """A kind the daemon records but rules may not name could never be notified (a rule
+    naming it is refused as unknown); it needs its headline and severity too."""
+    recorded = _recorded_kinds()
+    assert {"hooks_cleaned_up", "inventory_checked", "sync_failed"} <= recorded
+    assert recorded <= set(EVENT_KINDS), sorted(recorded - set(EVENT_KINDS))
+    assert set(EVENT_KINDS) <= set(_KINDS), sorted(set(EVENT_KINDS) - set(_KINDS))
