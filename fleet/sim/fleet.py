@@ -10,7 +10,10 @@ benchmarks use; ``fleet sim up`` wraps it. It writes into ``directory``:
   last: once it exists, every cluster serves and its controllers run.
 
 With ``controllers=True`` the status controllers of :mod:`fleet.sim.controllers` run
-against every cluster as API clients, as they would against a real API server.
+against every cluster as API clients, as they would against a real API server, and each
+cluster registers a Node per pretend node they place pods on (:mod:`fleet.sim.nodes`):
+a cluster with controllers looks like one with kubelets, one without like a bare API
+server.
 """
 
 from __future__ import annotations
@@ -127,8 +130,15 @@ class SimFleet:
         ready_delay: float = 1.0,
         watch_window: int = 1000,
         bookmark_interval: float = 60.0,
+        nodes: int = 1,
     ) -> AsyncIterator[SimFleet]:
-        """Start the clusters, write the kubeconfigs, yield; stop everything on exit."""
+        """Start the clusters, write the kubeconfigs, yield; stop everything on exit.
+
+        ``nodes``: how many pretend nodes each cluster's controllers place pods on, each
+        with its Node object (without controllers: none).
+        """
+        if nodes < 1:
+            raise ValueError(f"nodes must be at least 1, not {nodes}")
         directory = _absolute(directory)
         names = list(names) if names else default_names(count)
         if len(set(names)) != len(names):
@@ -163,16 +173,21 @@ class SimFleet:
             await admin.start()
             fleet = cls(directory, clusters, fleet_path, admin.url, admin.token)
             if controllers:
-                await stack.enter_async_context(fleet._controllers(ready_delay))
+                await stack.enter_async_context(fleet._controllers(ready_delay, nodes))
             admin.write(directory)  # last: once it exists, the fleet is ready
             yield fleet
 
     @asynccontextmanager
-    async def _controllers(self, ready_delay: float) -> AsyncIterator[None]:
+    async def _controllers(self, ready_delay: float, nodes: int) -> AsyncIterator[None]:
         from fleet.sim.controllers import run_controllers
+        from fleet.sim.controllers.kubelet import node_names
         from fleet.sim.local_access import LocalAccess
+        from fleet.sim.nodes import register_nodes
 
         bypass_proxy_for_loopback()
+        for cluster in self.clusters.values():
+            # The simulator's own writes, not the controllers': see fleet.sim.nodes.
+            register_nodes(cluster.state, node_names(nodes))
 
         clients = [await self.internal_api_client(name) for name in self.clusters]
         for api_client in clients:
@@ -189,7 +204,11 @@ class SimFleet:
                         starting.start_soon(
                             group.start,
                             partial(
-                                run_controllers, api_client, ready_delay=ready_delay, access=access
+                                run_controllers,
+                                api_client,
+                                ready_delay=ready_delay,
+                                nodes=nodes,
+                                access=access,
                             ),
                         )
                 try:

@@ -2,18 +2,19 @@
 
 The CA is referenced by path (``certificate-authority``), not embedded: kubernetes_asyncio
 would otherwise write the embedded data to a temporary file of its own. Files holding
-tokens are written with mode 0600.
+tokens are written with mode 0600. They are JSON, which every YAML reader takes, so that
+every name is a quoted string: kubectl's YAML 1.1 parser reads a bare ``n`` or ``y`` (a
+cluster named so) as a boolean, which PyYAML does not quote.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,7 +51,7 @@ def document(clusters: Sequence[Credentials], current: str | None = None) -> dic
 
 def write(path: Path, clusters: Sequence[Credentials], current: str | None = None) -> Path:
     """Write a kubeconfig (mode 0600) and return its path."""
-    text = yaml.safe_dump(document(clusters, current), sort_keys=False)
+    text = json.dumps(document(clusters, current), indent=2) + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

@@ -2,8 +2,8 @@
 
 kubectl sends ``Accept: application/json;as=Table;v=v1;g=meta.k8s.io`` and prints the
 columns the server chose. The simulator gives the common kinds kubectl's familiar
-columns (Pods: READY, STATUS, RESTARTS; Deployments: READY, UP-TO-DATE, AVAILABLE ...)
-and every other kind NAME and AGE.
+columns (Pods: READY, STATUS, RESTARTS; Deployments: READY, UP-TO-DATE, AVAILABLE;
+Nodes: STATUS, ROLES, AGE, VERSION ...) and every other kind NAME and AGE.
 """
 
 from __future__ import annotations
@@ -108,6 +108,24 @@ def _job_status(obj: Obj) -> Cell:
     return "Running"
 
 
+def _node_status(obj: Obj) -> Cell:
+    """Ready, NotReady or Unknown (no Ready condition), then SchedulingDisabled if cordoned."""
+    ready = "Unknown"
+    for condition in _status(obj).get("conditions") or []:
+        if condition.get("type") == "Ready":
+            ready = "Ready" if condition.get("status") == "True" else "NotReady"
+    return f"{ready},SchedulingDisabled" if _spec(obj).get("unschedulable") else ready
+
+
+def _node_roles(obj: Obj) -> Cell:
+    """The ``node-role.kubernetes.io/ROLE`` labels' roles (``kubernetes.io/role`` too)."""
+    labels = _meta(obj).get("labels") or {}
+    roles = {k.split("/", 1)[1] for k in labels if k.startswith("node-role.kubernetes.io/")}
+    if labels.get("kubernetes.io/role"):
+        roles.add(str(labels["kubernetes.io/role"]))
+    return ",".join(sorted(r for r in roles if r)) or "<none>"
+
+
 _NAME: Column = ("Name", "string", "name", _name)
 _AGE: Column = ("Age", "string", "", _age)
 
@@ -193,6 +211,18 @@ COLUMNS: dict[tuple[str, str], list[Column]] = {
         ("Holder", "string", "", lambda o: str(_spec(o).get("holderIdentity", ""))),
         _AGE,
     ],
+    ("", "Node"): [
+        _NAME,
+        ("Status", "string", "", _node_status),
+        ("Roles", "string", "", _node_roles),
+        _AGE,
+        (
+            "Version",
+            "string",
+            "",
+            lambda o: str((_status(o).get("nodeInfo") or {}).get("kubeletVersion", "")),
+        ),
+    ],
     ("", "PersistentVolumeClaim"): [
         _NAME,
         ("Status", "string", "", lambda o: str(_status(o).get("phase", ""))),
@@ -201,8 +231,36 @@ COLUMNS: dict[tuple[str, str], list[Column]] = {
 }
 
 
-def _columns(rt: ResourceType) -> list[Column]:
-    return COLUMNS.get((rt.group, rt.kind), [_NAME, _AGE])
+def _node_address(kind: str) -> Callable[[Obj], Cell]:
+    def value(obj: Obj) -> Cell:
+        addresses = _status(obj).get("addresses") or []
+        found = [str(a.get("address", "")) for a in addresses if a.get("type") == kind]
+        return ",".join(found) or "<none>"
+
+    return value
+
+
+def _node_info(field: str) -> Callable[[Obj], Cell]:
+    return lambda o: str((_status(o).get("nodeInfo") or {}).get(field, "")) or "<unknown>"
+
+
+#: Columns of priority 1: sent like the others, printed by ``kubectl get -o wide`` only.
+WIDE_COLUMNS: dict[tuple[str, str], list[Column]] = {
+    ("", "Node"): [
+        ("Internal-IP", "string", "", _node_address("InternalIP")),
+        ("External-IP", "string", "", _node_address("ExternalIP")),
+        ("OS-Image", "string", "", _node_info("osImage")),
+        ("Kernel-Version", "string", "", _node_info("kernelVersion")),
+        ("Container-Runtime", "string", "", _node_info("containerRuntimeVersion")),
+    ],
+}
+
+
+def _columns(rt: ResourceType) -> list[tuple[Column, int]]:
+    """The kind's columns with their priority (0: always printed, 1: with ``-o wide``)."""
+    key = (rt.group, rt.kind)
+    usual = [(column, 0) for column in COLUMNS.get(key, [_NAME, _AGE])]
+    return usual + [(column, 1) for column in WIDE_COLUMNS.get(key, [])]
 
 
 def _row_object(obj: Obj, include: str) -> Obj | None:
@@ -217,7 +275,7 @@ def table(rt: ResourceType, objects: list[Obj], list_meta: Obj, include: str = "
     columns = _columns(rt)
     rows = []
     for obj in objects:
-        row: Obj = {"cells": [value(obj) for _, _, _, value in columns]}
+        row: Obj = {"cells": [value(obj) for (_, _, _, value), _ in columns]}
         row_object = _row_object(obj, include)
         if row_object is not None:
             row["object"] = row_object
@@ -227,8 +285,8 @@ def table(rt: ResourceType, objects: list[Obj], list_meta: Obj, include: str = "
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_meta,
         "columnDefinitions": [
-            {"name": name, "type": type_, "format": fmt, "description": "", "priority": 0}
-            for name, type_, fmt, _ in columns
+            {"name": name, "type": type_, "format": fmt, "description": "", "priority": priority}
+            for (name, type_, fmt, _), priority in columns
         ],
         "rows": rows,
     }
