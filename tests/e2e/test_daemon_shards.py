@@ -58,13 +58,13 @@ def first_wave(w: World) -> list[str]:
     return w.names[:2] if len(w.names) >= 3 else w.names[:1]
 
 
-def sharded_config(w: World) -> JSON:
+def sharded_config(w: World, soak: float = SOAK) -> JSON:
     first = first_wave(w)
     config = w.config(
         sync_policy={"selfHeal": False},
         rollout={
             "waves": [
-                {"name": "first", "selector": {"names": first}, "soak": f"{SOAK:g}s"},
+                {"name": "first", "selector": {"names": first}, "soak": f"{soak:g}s"},
                 {"name": "rest", "selector": {"names": w.names[len(first) :]}},
             ]
         },
@@ -74,8 +74,9 @@ def sharded_config(w: World) -> JSON:
     return config
 
 
-def shard_daemon(w: World, name: str, config: JSON, token: str) -> FleetDaemon:
-    """An instance of shard ``name`` (its first letter: ``a2`` is a second one of ``a``)."""
+def shard_daemon(w: World, name: str, config: JSON, token: str, **ha_extra: Any) -> FleetDaemon:
+    """An instance of shard ``name`` (its first letter: ``a2`` is a second one of ``a``);
+    ``ha_extra`` adds to or overrides its ``ha`` settings."""
     shard = name[0]
     directory = w.directory / f"shard-{name}"
     ha: JSON = {
@@ -86,6 +87,7 @@ def shard_daemon(w: World, name: str, config: JSON, token: str) -> FleetDaemon:
         "shard_sync_interval": "300ms",
         "peer_token_file": str(directory / "api-token"),
         **QUICK,
+        **ha_extra,
     }
     daemon = FleetDaemon(directory, config, ha=ha)
     # One API token for the whole fleet: the peers read each other's status with it.
@@ -105,7 +107,9 @@ async def syncs_of(daemon: FleetDaemon, revision: str) -> list[JSON]:
     return [r for r in await daemon.history() if r["revision"] == revision and not r["dry_run"]]
 
 
-async def assert_waves_in_order(a: FleetDaemon, b: FleetDaemon, w: World, revision: str) -> None:
+async def assert_waves_in_order(
+    a: FleetDaemon, b: FleetDaemon, w: World, revision: str, soak: float = SOAK
+) -> None:
     """Every second-wave sync, on either shard, started after the first wave's last
     sync (on either shard) finished and its soak passed."""
     rows = await syncs_of(a, revision) + await syncs_of(b, revision)
@@ -117,9 +121,9 @@ async def assert_waves_in_order(a: FleetDaemon, b: FleetDaemon, w: World, revisi
     done = max(moment(r["finished_at"]) for r in first)
     for row in rest:
         started = moment(row["started_at"])
-        assert started >= done + SOAK - 0.5, (
+        assert started >= done + soak - 0.5, (
             f"{row['cluster']} (shard {shard_of(w, row['cluster'])}) started "
-            f"{started - done:.1f}s after the first wave finished, before its {SOAK}s soak ended"
+            f"{started - done:.1f}s after the first wave finished, before its {soak}s soak ended"
         )
 
 
