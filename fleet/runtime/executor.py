@@ -51,7 +51,7 @@ from fleet.model import annotations as names
 from fleet.model.manifests import Manifest
 from fleet.model.refs import ObjectRef
 from fleet.runtime.health_ready import prepare_health
-from fleet.runtime.leadership import Fence
+from fleet.runtime.leadership import Fence, NotLeader
 from fleet.runtime.livecache import LiveCache
 from fleet.runtime.resource_rows import (
     ResourceRow as ResourceRow,  # re-exported: the journal and tests import it from here
@@ -300,9 +300,17 @@ class SyncExecutor:
                     elapsed = (anyio.current_time() - started) * 1000
                     rows.append(with_duration(row, elapsed))
 
-        async with anyio.create_task_group() as group:
-            for action in actions:
-                group.start_soon(run_one, action, name="sync action")  # no name to look up
+        try:
+            async with anyio.create_task_group() as group:
+                for action in actions:
+                    group.start_soon(run_one, action, name="sync action")  # no name to look up
+        except ExceptionGroup as failed:
+            # The term ended between the batch's check and an action's own: that is the
+            # leader stopping (an interrupted sync), not a bug, whatever else failed.
+            refused = failed.subgroup(NotLeader)
+            if refused is not None:
+                raise _first_leaf(refused) from failed
+            raise
         if rows:
             await self.journal.resources(rows)
         return results
@@ -477,6 +485,11 @@ class SyncExecutor:
             self._gone.discard(ref)
             self.cache.apply_event(ref.group, ref.kind, "MODIFIED", obj)
             self._extra_live[ref] = obj
+
+
+def _first_leaf(group: BaseExceptionGroup[Exception]) -> Exception:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
 
 
 def _api_version(live: Obj | None, body: Obj | None) -> str:

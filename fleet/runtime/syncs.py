@@ -21,6 +21,7 @@ import anyio
 from fleet.adapters.git import Revision
 from fleet.adapters.kube.errors import KubeError
 from fleet.adapters.telemetry import context as telemetry
+from fleet.adapters.telemetry.logs import describe_error
 from fleet.adapters.telemetry.syncspans import SyncTrace
 from fleet.engine import Failed, Progress, Succeeded, Verdict
 from fleet.model.refs import ObjectRef
@@ -193,7 +194,7 @@ class SyncRunner:
             if isinstance(crash, NotLeader):
                 result, message = "Interrupted", f"stopped writing: {crash}"
             elif crash is not None:
-                result, message = "Failed", f"internal error: {type(crash).__name__}: {crash}"
+                result, message = "Failed", f"internal error: {describe_error(crash)}"
             else:
                 result, message = "Interrupted", "the daemon stopped"
             record = await store.finish_sync(sync_id, result, message)

@@ -33,6 +33,7 @@ from typing import Any
 import anyio
 
 from fleet.adapters.git import Revision
+from fleet.adapters.telemetry.logs import describe_error
 from fleet.config import App, Cluster, FleetConfig, sync_options
 from fleet.engine import SyncOptions
 from fleet.model.manifests import Manifest
@@ -135,7 +136,7 @@ class Worker:
                 await anyio.sleep(1.0)
             except Exception as error:  # one worker's bug must not stop the daemon
                 log.exception("app %s on %s: reconcile failed", self.app.name, self.cluster.name)
-                self.status.message = f"internal error: {error}"
+                self.status.message = f"internal error: {describe_error(error)}"
                 await anyio.sleep(5.0)
 
     async def _load_state(self) -> None:

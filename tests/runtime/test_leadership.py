@@ -188,6 +188,40 @@ async def test_a_fenced_executor_starts_no_write(sim: SimFleet) -> None:
         tasks.cancel_scope.cancel()
 
 
+async def test_a_term_ending_inside_a_write_batch_interrupts_the_sync_as_not_leader(
+    sim: SimFleet,
+) -> None:
+    """The batch starts inside the term; its actions' own checks find it over. The sync
+    must end as NotLeader (history: Interrupted), not as an exception group (a bug)."""
+    readings = iter([0.0])  # the batch's check: inside the term; every later one: past it
+    fence = Fence(valid_until=100.0, clock=lambda: next(readings, 200.0))
+    async with (
+        await ClusterClient.connect(endpoint(sim)) as client,
+        anyio.create_task_group() as tasks,
+    ):
+        runtime = ClusterRuntime(client, tasks)
+        runtime.ensure_kinds([("v1", "ConfigMap")])
+        assert await runtime.wait_listed([("v1", "ConfigMap")], 10)
+        job = SyncJob(
+            app="web",
+            cluster="one",
+            revision="c0ffee",
+            desired=[
+                Manifest.from_body(config_map("first", "default")),
+                Manifest.from_body(config_map("second", "default")),
+            ],
+            inventory=frozenset(),
+            options=SyncOptions(),
+        )
+        before = fleet_writes(sim)
+        with pytest.raises(NotLeader, match="not renewed in time"):
+            await SyncExecutor(job, client, runtime.cache, RecordingJournal(), fence=fence).run()
+        assert fleet_writes(sim) == before, "no write may reach the cluster"
+        assert fence.refused == 2, "each action checked the term itself"
+        runtime.stop()
+        tasks.cancel_scope.cancel()
+
+
 async def test_a_daemon_error_while_leading_is_raised_as_itself_and_the_lease_released(
     sim: SimFleet,
 ) -> None:

@@ -231,7 +231,10 @@ class LeanPool:
         self._spare_idle = spare_idle
         self._idle: list[_Exchange] = []
         self._busy: set[_Exchange] = set()
-        self._sweep: asyncio.TimerHandle | None = None
+        self._sweep: asyncio.Handle | None = None
+        #: When the sweep is due, kept here: for a time already past (a loaded loop)
+        #: uvloop's ``call_at`` returns a plain Handle, which has no ``when()``.
+        self._sweep_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
@@ -349,10 +352,11 @@ class LeanPool:
 
     def _wake_by(self, when: float) -> None:
         sweep = self._sweep
-        if sweep is not None and sweep.when() <= when:
+        if sweep is not None and self._sweep_at <= when:
             return
         if sweep is not None:
             sweep.cancel()
+        self._sweep_at = when
         self._sweep = self.loop.call_at(when, self._expire)
 
     def _expire(self) -> None:

@@ -13,7 +13,10 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import traceback
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import PurePath
 from typing import IO, Any
 
 from opentelemetry import trace
@@ -24,14 +27,51 @@ from fleet.adapters.store.redaction import redact, redact_details
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
+def describe_error(error: BaseException, limit: int = 5) -> str:
+    """``Type: message (at file:line in function)``, one per leaf of an exception group.
+
+    A log line never carries a traceback (its frames' text can hold what redaction
+    would not recognise), so this is all that is left of a bug: an exception group says
+    only "unhandled errors in a TaskGroup (2 sub-exceptions)", which names neither the
+    errors nor where they came from. The place is the innermost frame: file and line
+    carry no data.
+    """
+    leaves = list(_leaves(error))
+    described = [f"{type(leaf).__name__}: {leaf}{_where(leaf)}" for leaf in leaves[:limit]]
+    if len(leaves) > limit:
+        described.append(f"and {len(leaves) - limit} more")
+    return "; ".join(described)
+
+
+def _leaves(error: BaseException) -> Iterator[BaseException]:
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield error
+
+
+def _where(error: BaseException) -> str:
+    frames = traceback.extract_tb(error.__traceback__)
+    if not frames:
+        return ""
+    last = frames[-1]
+    parts = PurePath(last.filename).parts
+    for anchor in ("site-packages", "fleet"):
+        if anchor in parts:
+            start = parts.index(anchor) + (anchor == "site-packages")
+            parts = parts[start:]
+            break
+    return f" (at {'/'.join(parts[-4:])}:{last.lineno} in {last.name})"
+
+
 class RedactingFilter(logging.Filter):
     """Renders the message once, redacted, so no handler sees the raw text."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
-            error = record.exc_info[1]
-            message = f"{message}: {type(error).__name__}: {error}"
+            message = f"{message}: {describe_error(record.exc_info[1])}"
             record.exc_info = None
             record.exc_text = None
         record.msg = redact(message)

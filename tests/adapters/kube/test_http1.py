@@ -415,3 +415,39 @@ async def test_connections_opened_for_a_burst_are_closed_soon_and_the_last_used_
         await get(pool)
         pool.close()
     assert peer.connections == 3, "the next request went on the kept connection"
+
+
+@pytest.mark.anyio
+async def test_answers_landing_together_with_a_spare_limit_already_past_all_succeed() -> None:
+    """Three answers arrive in one loop turn; as each connection goes idle, the oldest
+    one's spare limit (0 s) is already past. uvloop schedules a time already past as a
+    plain callback (no ``when()``): keeping the third connection must not trip on it."""
+    everyone_asked = anyio.Event()
+
+    async def together(stream: SocketStream, reader: Reader, peer: Peer) -> None:
+        while (request := await reader.request()) is not None:
+            peer.requests.append(request)
+            if len(peer.requests) == 3:
+                everyone_asked.set()
+            await everyone_asked.wait()
+            await stream.send(ok(b"{}"))
+
+    async with serving(together) as (origin, peer):
+        pool = LeanPool(origin, keepalive=30.0, keep_idle=1, spare_idle=0.0)
+        answers: list[http1.Answer] = []
+
+        async def ask() -> None:
+            answers.append(await get(pool))
+
+        async with anyio.create_task_group() as burst:
+            for _ in range(3):
+                burst.start_soon(ask)
+        assert [a.status for a in answers] == [200, 200, 200]
+        with anyio.fail_after(5):
+            while peer.ended < 2:
+                await peer.hung_up.wait()
+                peer.hung_up = anyio.Event()
+        assert pool.open_connections == 1
+        await get(pool)
+        pool.close()
+    assert peer.connections == 3, "the kept connection served the fourth request"
