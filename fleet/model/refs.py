@@ -6,13 +6,18 @@ is served under several versions). Cluster-scoped objects have an empty namespac
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, order=True, slots=True)
-class ObjectRef:
-    """Identity of one object on one cluster; orderable so that sorts are total."""
+class ObjectRef(NamedTuple):
+    """Identity of one object on one cluster; orderable so that sorts are total.
+
+    A named tuple rather than a frozen dataclass: references are the keys of every map
+    the daemon keeps (the live cache, a sync's live and desired objects, inventories),
+    and a tuple's hash, equality and construction run in C, where a dataclass's run
+    generated Python code (a profile of a 100-cluster update found that code at about
+    4 % of the daemon's CPU).
+    """
 
     group: str
     kind: str

@@ -127,6 +127,12 @@ class LiveComparer:
         self.app = app
         self.runtime = runtime
         self._confirmed: dict[tuple[ObjectRef, str, str], bool] = {}
+        #: Objects the last comparison found matching, with what they were compared as.
+        #: The cache hands out the same dict until the object changes (a new version is
+        #: a new dict) and a revision's manifests are kept, so the same manifest, live
+        #: dict and ignore rules match again without another walk: after a sync, the
+        #: comparisons that follow its watch events re-judge only what changed.
+        self._matched: dict[ObjectRef, tuple[Manifest, Mapping[str, Any], object]] = {}
 
     async def compare(
         self,
@@ -143,10 +149,18 @@ class LiveComparer:
         """
         cache = self.runtime.cache
         out_of_sync: list[str] = []
+        ignored = options.ignore_differences
+        matched: dict[ObjectRef, tuple[Manifest, Mapping[str, Any], object]] = {}
         for manifest in tracked:
             live = cache.get(manifest.ref)
+            seen = self._matched.get(manifest.ref)
+            if seen is not None and seen[0] is manifest and seen[1] is live and seen[2] == ignored:
+                matched[manifest.ref] = seen
+                continue
             applied = stamp(manifest.body, self.app, manifest.ref)
-            if live_mismatch(manifest.ref, applied, live, options.ignore_differences) is None:
+            if live_mismatch(manifest.ref, applied, live, ignored) is None:
+                if live is not None:
+                    matched[manifest.ref] = (manifest, live, ignored)
                 continue
             bounds = options.bounds
             refusal = bounds.refusal(manifest.ref) if bounds is not None else None
@@ -189,6 +203,7 @@ class LiveComparer:
             options.health_rules,
             options.custom_health,
         )
+        self._matched = matched
         sync = "OutOfSync" if out_of_sync else "Synced"
         return Comparison(out_of_sync, sync, str(health.status), heal_needed)
 

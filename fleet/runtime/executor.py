@@ -115,6 +115,7 @@ class SyncExecutor:
         self.journal = journal
         self.clock = clock
         self._writes = anyio.CapacityLimiter(max_parallel_writes)
+        self._max_parallel_writes = max(1, max_parallel_writes)
         self._max_wait_slice = max_wait_slice
         self._settle = settle
         self._extra_live: dict[ObjectRef, dict[str, Any]] = {}
@@ -165,7 +166,7 @@ class SyncExecutor:
         )
 
     def _live(self) -> dict[ObjectRef, Obj]:
-        live: dict[ObjectRef, Obj] = dict(self.cache.objects_of(self.job.app))
+        live: dict[ObjectRef, Obj] = self.cache.objects_of(self.job.app)  # a copy already
         for ref in list(self._extra_live):
             cached = self.cache.get(ref)
             if cached is not None:
@@ -290,8 +291,13 @@ class SyncExecutor:
         if any(not isinstance(action, DryRun | Wait) for action in actions):
             self.fence.check()  # a deposed leader starts no write batch
 
-        async def run_one(action: Action) -> None:
-            async with self._writes:
+        # A few runners share the batch (each takes the next action when it is free)
+        # rather than a task per action behind a limiter: a task and a limiter slot per
+        # request were a twentieth of the daemon's CPU in a 100-cluster update.
+        queue = iter(actions)
+
+        async def run_actions() -> None:
+            for action in queue:
                 started = anyio.current_time()
                 result, row = await self._spans.write(action, self._execute)
                 if result is not None:
@@ -302,8 +308,8 @@ class SyncExecutor:
 
         try:
             async with anyio.create_task_group() as group:
-                for action in actions:
-                    group.start_soon(run_one, action, name="sync action")  # no name to look up
+                for _ in range(min(len(actions), self._max_parallel_writes)):
+                    group.start_soon(run_actions, name="sync actions")  # no name to look up
         except ExceptionGroup as failed:
             # The term ended between the batch's check and an action's own: that is the
             # leader stopping (an interrupted sync), not a bug, whatever else failed.

@@ -133,3 +133,61 @@ async def test_a_fix_the_watch_brings_while_the_server_is_asked_is_not_reported_
             assert (found.sync, found.out_of_sync) == ("Synced", [])
             runtime.stop()
             tasks.cancel_scope.cancel()
+
+
+class _CacheOnly:
+    """What LiveComparer reads of a cluster's runtime when nothing is confirmed."""
+
+    def __init__(self) -> None:
+        from fleet.runtime.livecache import LiveCache
+
+        self.cache = LiveCache("one")
+        self.version = 0
+
+    def put(self, body: dict[str, Any]) -> None:
+        self.version += 1
+        live = {**body, "metadata": {**body["metadata"], "resourceVersion": str(self.version)}}
+        self.cache.apply_event("", "ConfigMap", "MODIFIED", live)
+
+
+async def test_an_unchanged_object_is_not_walked_again_and_any_change_is_seen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fleet.model.ignore_differences import IgnoreDifference
+    from fleet.runtime import comparison
+
+    walks: list[ObjectRef] = []
+    real = comparison.live_mismatch
+
+    def counted(ref: ObjectRef, *args: Any, **kwargs: Any) -> Any:
+        walks.append(ref)
+        return real(ref, *args, **kwargs)
+
+    monkeypatch.setattr(comparison, "live_mismatch", counted)
+    desired = Manifest.from_body(config_map("from git"))
+    runtime = _CacheOnly()
+    runtime.put(stamp(config_map("from git"), "web", desired.ref))
+    comparer = LiveComparer("web", runtime)  # type: ignore[arg-type]
+    plain = SyncOptions()
+    ignoring = SyncOptions(
+        ignore_differences=(IgnoreDifference(kind="ConfigMap", json_pointers=("/data",)),)
+    )
+
+    async def judge(manifest: Manifest, options: SyncOptions = plain) -> tuple[str, int]:
+        before = len(walks)
+        found = await comparer.compare([manifest], frozenset(), options, confirm=False)
+        return found.sync, len(walks) - before
+
+    # (what happens before the comparison, expected status, objects walked)
+    assert await judge(desired) == ("Synced", 1)
+    assert await judge(desired) == ("Synced", 0), "the same manifest and live dict"
+    runtime.put(stamp(config_map("by hand"), "web", desired.ref))
+    assert await judge(desired) == ("OutOfSync", 1), "a new version is walked"
+    assert await judge(desired) == ("OutOfSync", 1), "a difference is never remembered"
+    runtime.put(stamp(config_map("from git"), "web", desired.ref))
+    assert await judge(desired) == ("Synced", 1)
+    changed = Manifest.from_body(config_map("new commit"))
+    assert await judge(changed) == ("OutOfSync", 1), "another manifest is walked"
+    assert await judge(desired) == ("Synced", 1), "and the memory is of the last comparison"
+    assert await judge(changed, ignoring) == ("Synced", 1), "other ignore rules: walked"
+    assert await judge(changed, ignoring) == ("Synced", 0)

@@ -208,3 +208,59 @@ async def test_create_namespace_with_one_bad_object_leaves_the_cluster_as_it_was
             await anyio.sleep(0.1)
         assert sim["one"].get_object("", "namespaces", "", "team-a") is None
         assert sim["one"].list_objects("", "configmaps", "team-a") == []
+
+
+async def test_a_batch_runs_at_most_max_parallel_writes_requests_at_once(tmp_path: Path) -> None:
+    """Ten objects, three at a time: the dry-runs and the applies each reach three in
+    flight (the batch is parallel) and never more (it is bounded)."""
+    maps = [
+        Manifest.from_body(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {"name": f"settings-{n}", "namespace": "default"},
+                "data": {"n": str(n)},
+            }
+        )
+        for n in range(10)
+    ]
+    async with SimFleet.start(tmp_path / "sim", names=["one"], controllers=False) as sim:
+        endpoint = ClusterEndpoint("one", kubeconfig=sim.kubeconfig_path, context="one")
+        async with (
+            await ClusterClient.connect(endpoint) as client,
+            anyio.create_task_group() as tasks,
+        ):
+            runtime = ClusterRuntime(client, tasks)
+            runtime.ensure_kinds([("v1", "ConfigMap")])
+            assert await runtime.wait_listed([("v1", "ConfigMap")], 10)
+            in_flight, most = 0, {"apply:dry-run": 0, "apply": 0}
+            real_apply = client.apply
+
+            async def counted_apply(body: Any, *, dry_run: bool = False, force: bool = True) -> Any:
+                nonlocal in_flight
+                in_flight += 1
+                key = "apply:dry-run" if dry_run else "apply"
+                most[key] = max(most[key], in_flight)
+                try:
+                    await anyio.sleep(0.05)  # long enough for the others to start
+                    return await real_apply(body, dry_run=dry_run, force=force)
+                finally:
+                    in_flight -= 1
+
+            client.apply = counted_apply  # type: ignore[method-assign]
+            job = SyncJob(
+                app="web",
+                cluster="one",
+                revision="c0ffee",
+                desired=maps,
+                inventory=frozenset(),
+                options=SyncOptions(),
+            )
+            executor = SyncExecutor(
+                job, client, runtime.cache, RecordingJournal(), max_parallel_writes=3
+            )
+            verdict = await executor.run()
+            assert isinstance(verdict, Succeeded), verdict
+            assert most == {"apply:dry-run": 3, "apply": 3}
+            runtime.stop()
+            tasks.cancel_scope.cancel()

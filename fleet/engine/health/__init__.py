@@ -80,8 +80,8 @@ def explain(
     """Health of one live object, and which check decided it."""
     if section(obj, "metadata").get("deletionTimestamp"):
         return HealthVerdict(Health(HealthStatus.PROGRESSING, "being deleted"), "deletion")
-    ref = ObjectRef.of(dict(obj))
-    rule_set = find_rule_set(rule_sets, ref.group, ref.kind) if rule_sets else None
+    group, kind = _group_kind(obj)
+    rule_set = find_rule_set(rule_sets, group, kind) if rule_sets else None
     if rule_set is not None:
         return HealthVerdict(
             evaluate(obj, rule_set), f"rule set for group {rule_set.group} kind {rule_set.kind}"
@@ -90,10 +90,17 @@ def explain(
         verdict = custom(obj)
         if verdict is not None:
             return verdict
-    rule = BUILT_IN.get((ref.group, ref.kind))
+    rule = BUILT_IN.get((group, kind))
     if rule is not None:
-        return HealthVerdict(rule(obj), f"built-in {ref.group or 'core'}/{ref.kind}")
+        return HealthVerdict(rule(obj), f"built-in {group or 'core'}/{kind}")
     return HealthVerdict(kstatus(obj), "generic (kstatus)")
+
+
+def _group_kind(obj: Obj) -> tuple[str, str]:
+    """(group, kind) of a live object, without building its whole reference (this runs
+    for every object at every health look)."""
+    api_version = str(obj.get("apiVersion") or "")
+    return api_version.rpartition("/")[0], str(obj.get("kind") or "")
 
 
 def assess(
