@@ -166,7 +166,7 @@ class SyncExecutor:
         )
 
     def _live(self) -> dict[ObjectRef, Obj]:
-        live: dict[ObjectRef, Obj] = self.cache.objects_of(self.job.app)  # a copy already
+        live: dict[ObjectRef, Obj] = dict(self.cache.objects_of(self.job.app))
         for ref in list(self._extra_live):
             cached = self.cache.get(ref)
             if cached is not None:
