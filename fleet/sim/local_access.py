@@ -90,7 +90,7 @@ class LocalAccess(KubeAccess):
         path = self._path(res, namespace_of(obj), name_of(obj), "status" if status else "")
         await self._enter("update", path)
         rt, version = self._type(res)
-        body = _copy(obj, without_managed_fields=True)
+        body = _status_body(obj) if status else _copy(obj, without_managed_fields=True)
         try:
             return self._cluster.state.update(
                 rt,
@@ -128,6 +128,26 @@ def _copy(obj: Obj, without_managed_fields: bool = False) -> dict[str, Any]:
     if without_managed_fields:
         (copied.get("metadata") or {}).pop("managedFields", None)
     return copied
+
+
+_STATUS_ENVELOPE = ("name", "namespace", "resourceVersion")
+"""What a write through ``/status`` reads of the body's metadata (its identity and the
+resourceVersion it expects): everything else but ``status`` comes from the stored object
+(:meth:`~fleet.sim.cluster.ClusterState.update`), and its managedFields from the stored
+ones, as the request body's are dropped."""
+
+
+def _status_body(obj: Obj) -> dict[str, Any]:
+    """The body of a ``/status`` write of ``obj``: a private copy of its status inside its
+    identity, not a copy of the whole object (the spec is most of it, and unread)."""
+    md = obj.get("metadata")
+    if not isinstance(md, dict):
+        return _copy(obj, without_managed_fields=True)
+    body: dict[str, Any] = {k: obj[k] for k in ("apiVersion", "kind") if k in obj}
+    body["metadata"] = {k: md[k] for k in _STATUS_ENVELOPE if k in md}
+    if "status" in obj:
+        body["status"] = orjson.loads(orjson.dumps(obj["status"]))
+    return body
 
 
 def _client_error(error: errors.ApiError) -> ApiError:

@@ -15,8 +15,11 @@ indices; each sorted), which is the order a kube-apiserver writes them in.
 
 Sets are built once and then treated as immutable: the algebra returns new sets. That
 is what lets the ``fieldsV1`` codec cache: every write decodes and re-encodes each
-manager's set, and most of them are the same sets again and again (see
-:meth:`FieldSet.from_fields_v1` and :meth:`FieldSet.to_fields_v1`).
+manager's set, and most of them are the same sets again and again. A set keeps its
+encoded text once asked for it, and that text is remembered as the key that decodes back
+to the very same set, so a set written by one write and read by the next is neither
+parsed nor walked again (see :meth:`FieldSet.from_fields_v1` and
+:meth:`FieldSet.to_fields_v1`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import re
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
+
+import orjson
 
 from fleet.sim.patching.values import canonical_json, value_sort_key, value_to_string
 
@@ -38,6 +43,20 @@ def field_element(name: str) -> PathElement:
 
 
 def key_element(key_fields: dict[str, Any]) -> PathElement:
+    fields = tuple(key_fields.items())
+    if all(type(v) is str or type(v) is int for _, v in fields):
+        # Equal strings and integers have equal JSON, so their elements can be cached
+        # (every comparison of a list names each item again).
+        return _key_element_of(fields)
+    return _key_element(key_fields)
+
+
+@lru_cache(maxsize=8192)
+def _key_element_of(fields: tuple[tuple[str, Any], ...]) -> PathElement:
+    return _key_element(dict(fields))
+
+
+def _key_element(key_fields: dict[str, Any]) -> PathElement:
     if all(_plain(k) and _plain(v) for k, v in key_fields.items()):
         inner = ",".join(f"{_plain(k)}:{_plain(key_fields[k])}" for k in sorted(key_fields))
         return "k:{" + inner + "}"
@@ -118,7 +137,7 @@ class FieldSet:
         self.members: set[PathElement] = set(members)
         self.children: dict[PathElement, FieldSet] = children if children is not None else {}
         #: The ``fieldsV1`` JSON text, once :meth:`to_fields_v1` has been asked for it.
-        self._fields_v1: str | None = None
+        self._fields_v1: bytes | None = None
 
     # -- building -------------------------------------------------------------------
 
@@ -247,14 +266,18 @@ class FieldSet:
     def to_fields_v1(self) -> dict[str, Any]:
         """The ``fieldsV1`` object of a ``managedFields`` entry (a new one each time).
 
-        The text is kept on the set: decoding it again (C) is cheaper than walking the
-        set, and a set decoded from the cache below is usually encoded again unchanged.
-        Only call this once the set is built (it must not change afterwards).
+        The text is kept on the set, and remembered as a decoding of it: decoding the
+        text (C) is cheaper than walking the set, and the next write reads back this
+        text from the stored object and gets this set again. Only call this once the set
+        is built (it must not change afterwards).
         """
-        if self._fields_v1 is None:
-            self._fields_v1 = json.dumps(self._emit(include_self=False), separators=(",", ":"))
-        result: dict[str, Any] = json.loads(self._fields_v1)
-        return result
+        text = self._fields_v1
+        if text is None:
+            text = _dumps(self._emit(include_self=False))
+            self._fields_v1 = text
+            _PARSED.put(text, self)
+        fields: dict[str, Any] = _loads(text)
+        return fields
 
     def _emit(self, include_self: bool) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -277,41 +300,116 @@ class FieldSet:
         JSON text): treat it as immutable, as every set.
         """
         try:
-            text = json.dumps(fields, separators=(",", ":"))
-        except (TypeError, ValueError):
-            text = None
-        if text is None:
-            out, _ = cls._read(fields, ())
-            return out
-        return _parsed_fields_v1(text)
+            text = orjson.dumps(fields)
+            from_orjson = True
+        except TypeError:
+            # What orjson refuses (keys that are not strings, lone surrogates, integers
+            # beyond 64 bits) gets the standard library's text, as it always had.
+            try:
+                text = json.dumps(fields, separators=(",", ":")).encode()
+            except (TypeError, ValueError):
+                out, _, _ = cls._read(fields, ())
+                return out
+            from_orjson = False
+        cached = _PARSED.get(text)
+        if cached is None:
+            cached, root_is_member, canonical = cls._read(_loads(text), ())
+            if canonical and from_orjson and not root_is_member:
+                # Written as :meth:`to_fields_v1` writes it (true of every set this
+                # simulator stored): the text is the encoding, no need to walk for it.
+                cached._fields_v1 = text
+            _PARSED.put(text, cached)
+        return cached
 
     @classmethod
-    def _read(cls, fields: Any, where: Path) -> tuple[FieldSet, bool]:
+    def _read(cls, fields: Any, where: Path) -> tuple[FieldSet, bool, bool]:
+        """(the set, whether the node itself is a member, whether ``fields`` is exactly
+        what :meth:`_emit` writes for it: ``"."`` first and only above children, every
+        other entry in order)."""
         if not isinstance(fields, dict):
             raise ValueError(f"fieldsV1 at {render_path(where) or '.'} is not an object")
         out = cls()
         is_member = False
-        for key, value in fields.items():
+        canonical = True
+        last: tuple[Any, ...] | None = None
+        for position, (key, value) in enumerate(fields.items()):
             if key == ".":
                 is_member = True
+                canonical = canonical and position == 0 and value == {} and type(value) is dict
                 continue
             _check_element(key, where)
-            child, child_is_member = cls._read(value, (*where, key))
+            child, child_is_member, child_canonical = cls._read(value, (*where, key))
             if child_is_member or child.empty():
                 out.members.add(key)
             if not child.empty():
                 out.children[key] = child
-        return out, is_member
+            if canonical:
+                order = element_sort_key(key)
+                canonical = child_canonical and _strictly_before(last, order)
+                last = order
+        if is_member and out.empty():
+            canonical = False  # written {} for a member without children
+        return out, is_member, canonical
+
+
+def _strictly_before(last: tuple[Any, ...] | None, order: tuple[Any, ...]) -> bool:
+    if last is None:
+        return True
+    try:
+        return last < order
+    except TypeError:
+        return False
 
 
 PARSED_CACHE_SIZE = 1024
 """How many parsed ``fieldsV1`` sets are kept: a few kilobytes each, so a few MiB."""
 
 
-@lru_cache(maxsize=PARSED_CACHE_SIZE)
-def _parsed_fields_v1(text: str) -> FieldSet:
-    out, _ = FieldSet._read(json.loads(text), ())
-    return out
+class _ParsedSets:
+    """The sets of the most recently used ``fieldsV1`` texts (least recently used out).
+
+    Filled both ways: by decoding a text, and by encoding a set (its text then decodes to
+    that set, whose own text is already known)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._sets: dict[bytes, FieldSet] = {}
+
+    def get(self, text: bytes) -> FieldSet | None:
+        found = self._sets.pop(text, None)
+        if found is not None:
+            self._sets[text] = found  # now the most recently used
+        return found
+
+    def put(self, text: bytes, fields: FieldSet) -> None:
+        self._sets.pop(text, None)
+        self._sets[text] = fields
+        if len(self._sets) > self.size:
+            del self._sets[next(iter(self._sets))]
+
+    def clear(self) -> None:
+        self._sets.clear()
+
+    def __len__(self) -> int:
+        return len(self._sets)
+
+
+_PARSED = _ParsedSets(PARSED_CACHE_SIZE)
+
+
+def _dumps(value: Any) -> bytes:
+    """Compact JSON (orjson; the standard library for what orjson refuses)."""
+    try:
+        return orjson.dumps(value)
+    except TypeError:
+        return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _loads(text: bytes) -> Any:
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _check_element(element: str, where: Path) -> None:

@@ -87,6 +87,13 @@ def manager_key(manager: str, operation: str, api_version: str, subresource: str
     return _go_json(ident)
 
 
+@lru_cache(maxsize=1024)
+def _name_and_subresource(key: str) -> tuple[str, str]:
+    """The manager's name and subresource in a :func:`manager_key` (cached, as it is)."""
+    ident = json.loads(key)
+    return ident["manager"], ident.get("subresource") or ""
+
+
 def describe_manager(key: str) -> str:
     """How conflict messages name a manager: ``"name"``, then ``with subresource "s"``,
     then ``using apps/v1`` for Update managers."""
@@ -149,9 +156,9 @@ def encode(managed: Managed) -> list[ManagedFieldsEntry]:
     oldest first, then by manager name, apiVersion and subresource."""
     entries: list[ManagedFieldsEntry] = []
     for key, versioned in managed.sets.items():
-        ident = json.loads(key)
+        name, subresource = _name_and_subresource(key)
         entry: ManagedFieldsEntry = {
-            "manager": ident["manager"],
+            "manager": name,
             "operation": APPLY if versioned.applied else UPDATE,
             "apiVersion": versioned.api_version,
         }
@@ -160,8 +167,8 @@ def encode(managed: Managed) -> list[ManagedFieldsEntry]:
             entry["time"] = stamp
         entry["fieldsType"] = "FieldsV1"
         entry["fieldsV1"] = versioned.fields.to_fields_v1()
-        if ident.get("subresource"):
-            entry["subresource"] = ident["subresource"]
+        if subresource:
+            entry["subresource"] = subresource
         entries.append(entry)
     entries.sort(
         key=lambda e: (

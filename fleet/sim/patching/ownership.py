@@ -68,9 +68,8 @@ def take_ownership(
     """Take what changed from ``old`` to ``new`` away from every manager but
     ``workflow`` (in place), raising :class:`ConflictsFound` unless ``force``.
 
-    Returns the full comparison (ignored fields included)."""
-    full = compare(old, new, node)
-    seen = full.excluding(ignored)
+    Returns the comparison (ignored fields left out: they are not even walked)."""
+    seen = compare(old, new, node, ignored)
     changed = seen.changed()
     conflicts: dict[str, FieldSet] = {}
     for key, versioned in managed.sets.items():
@@ -91,7 +90,7 @@ def take_ownership(
             remaining = remaining.difference(seen.removed)
         managed.sets[key] = VersionedSet(remaining, versioned.api_version, versioned.applied)
     managed.drop_empty()
-    return full
+    return seen
 
 
 def record_update(
@@ -105,17 +104,28 @@ def record_update(
     node: Type,
     now: str,
 ) -> None:
-    """Record a non-apply write by manager ``key`` (in place)."""
-    full = take_ownership(
+    """Record a non-apply write by manager ``key`` (in place).
+
+    What the write changed is taken from every manager, ``key`` included, then given to
+    ``key``: its set becomes ``(P - C - R) | W`` (``P`` its set before, ``C`` and ``R``
+    what the write changed and removed, ``W = C - R - STRIPPED`` what it wrote). That is
+    computed here as ``(P - R - (C & STRIPPED)) | W``, the same paths, because in this
+    form a write that owns nothing new keeps ``P`` itself (see :class:`FieldSet`'s
+    algebra), so its ``fieldsV1`` is not encoded again: a status write rewrites the same
+    fields each time.
+    """
+    before = managed.sets.get(key)
+    seen = take_ownership(
         old, new, managed, CURRENT_OPERATION, force=True, ignored=ignored, node=node
     )
-    written = full.changed().difference(full.removed).recursive_difference(ignored)
-    written = written.difference(STRIPPED_FIELDS)
+    changed = seen.changed()
+    written = changed.difference(seen.removed).difference(STRIPPED_FIELDS)
     if written.empty():
         return
-    previous = managed.sets.get(key)
-    if previous is not None:
-        written = written.union(previous.fields)
+    if before is not None:
+        kept = before.fields.difference(seen.removed)
+        kept = kept.difference(changed.intersection(STRIPPED_FIELDS))
+        written = kept.union(written)
     managed.sets[key] = VersionedSet(written, api_version, applied=False)
     managed.times[key] = now
 

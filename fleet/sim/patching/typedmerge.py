@@ -24,6 +24,8 @@ from typing import Any
 from fleet.sim.patching.fieldsets import FieldSet, PathElement, field_element
 from fleet.sim.patching.typed import list_elements
 from fleet.sim.patching.types import (
+    ListOf,
+    MapOf,
     Struct,
     Type,
     Untyped,
@@ -193,11 +195,17 @@ def merge(left: Any, right: Any, node: Type) -> Any:
     return items
 
 
-def compare(left: Any, right: Any, node: Type) -> Comparison:
-    """What changed from ``left`` to ``right`` (both objects of type ``node``)."""
+def compare(left: Any, right: Any, node: Type, ignored: FieldSet | None = None) -> Comparison:
+    """What changed from ``left`` to ``right`` (both objects of type ``node``).
+
+    With ``ignored``, the result is ``compare(left, right, node).excluding(ignored)``,
+    but what is ignored is not walked at all: a write through ``/status`` ignores every
+    top-level field but ``status``, so its comparison is that of the two statuses.
+    """
     if _same(left, right):
         return Comparison()
-    _state, below = _compare(left, right, node)
+    skip = ignored if ignored is not None and not ignored.empty() else None
+    _state, below = _compare(left, right, node, skip)
     return below if below is not None else Comparison()
 
 
@@ -232,11 +240,14 @@ def _no_bool_for_number(left: Any, right: Any) -> bool:
     return True
 
 
-def _compare(left: Any, right: Any, node: Type) -> tuple[str, Comparison | None]:
+def _compare(
+    left: Any, right: Any, node: Type, skip: FieldSet | None
+) -> tuple[str, Comparison | None]:
     """How the pair itself changed (``"added"``, ``"removed"``, ``"modified"`` or
     ``""``) and the changes below it (``None`` for none: most pairs walked are leaves,
     so the three sets of a :class:`Comparison` are made only when something is
-    recorded). Callers skip pairs that are :func:`_same` (nothing to record)."""
+    recorded). Callers skip pairs that are :func:`_same` (nothing to record). ``skip``:
+    the ignored paths below this pair (a member is left out with all below it)."""
     left = _with_zero(node, left)
     right = _with_zero(node, right)
     kind = _walk_kind(node, left, right)
@@ -251,19 +262,36 @@ def _compare(left: Any, right: Any, node: Type) -> tuple[str, Comparison | None]
         lmap = left if isinstance(left, dict) else {}
         rmap = right if isinstance(right, dict) else {}
         for name in [*lmap, *(n for n in rmap if n not in lmap)]:
+            element = field_element(name)
+            below_skip = skip
+            if skip is not None:
+                if element in skip.members:
+                    continue
+                below_skip = skip.children.get(element)
             lvalue, rvalue = lmap.get(name, MISSING), rmap.get(name, MISSING)
-            if not _same(lvalue, rvalue):
-                state, below = _compare(lvalue, rvalue, child_type(node, name)[0])
-                out = _attach(out, field_element(name), state, below)
+            if lvalue is MISSING or rvalue is MISSING:
+                out = _attach_one_sided(
+                    out, element, lvalue, rvalue, child_type(node, name)[0], below_skip
+                )
+            elif not _same(lvalue, rvalue):
+                state, below = _compare(lvalue, rvalue, child_type(node, name)[0], below_skip)
+                out = _attach(out, element, state, below)
     else:
         itype = item_type(node)
         lorder, litems = _index(node, left)
         rorder, ritems = _index(node, right)
         for element in [*lorder, *(e for e in rorder if e not in litems)]:
+            below_skip = skip
+            if skip is not None:
+                if element in skip.members:
+                    continue
+                below_skip = skip.children.get(element)
             lvalue = litems[element][0] if element in litems else MISSING
             rvalue = ritems[element][0] if element in ritems else MISSING
-            if not _same(lvalue, rvalue):
-                state, below = _compare(lvalue, rvalue, itype)
+            if lvalue is MISSING or rvalue is MISSING:
+                out = _attach_one_sided(out, element, lvalue, rvalue, itype, below_skip)
+            elif not _same(lvalue, rvalue):
+                state, below = _compare(lvalue, rvalue, itype, below_skip)
                 out = _attach(out, element, state, below)
     if left is MISSING:
         return "added", out
@@ -280,11 +308,88 @@ def _attach(
         return out
     if out is None:
         out = Comparison()
-    if state:
-        getattr(out, state).members.add(element)
+    if state == "modified":
+        out.modified.members.add(element)
+    elif state == "added":
+        out.added.members.add(element)
+    elif state == "removed":
+        out.removed.members.add(element)
     if child is not None:
-        for name in ("added", "modified", "removed"):
-            below: FieldSet = getattr(child, name)
-            if not below.empty():
-                getattr(out, name).children[element] = below
+        if not child.added.empty():
+            out.added.children[element] = child.added
+        if not child.modified.empty():
+            out.modified.children[element] = child.modified
+        if not child.removed.empty():
+            out.removed.children[element] = child.removed
+    return out
+
+
+def _attach_one_sided(
+    out: Comparison | None,
+    element: PathElement,
+    left: Any,
+    right: Any,
+    node: Type,
+    skip: FieldSet | None,
+) -> Comparison:
+    """``out`` (made if needed) with ``element``, which only one side has: it is added
+    (or removed) with everything below it."""
+    if out is None:
+        out = Comparison()
+    into = out.added if left is MISSING else out.removed
+    into.members.add(element)
+    below = _one_side(right if left is MISSING else left, node, skip)
+    if below is not None and not below.empty():
+        into.children[element] = below
+    return out
+
+
+def _one_side(value: Any, node: Type, skip: FieldSet | None) -> FieldSet | None:
+    """The paths :func:`_compare` records below a value only one side has (all of them
+    added, or all removed; ``None`` for a leaf). The same walk as pairing it with
+    ``MISSING``, decided by the type alone (what :func:`_walk_kind` does for such a
+    pair): a created object, a new list item or a new status is mostly such values."""
+    if isinstance(node, Struct):
+        if node.atomic or not isinstance(value, dict):
+            return None
+        value = _with_zero(node, value)
+    elif isinstance(node, MapOf):
+        if node.atomic or not isinstance(value, dict):
+            return None
+    elif isinstance(node, ListOf):
+        if node.list_type == "atomic" or not isinstance(value, list) or not value:
+            return None
+        return _one_side_items(value, node, skip)
+    elif not isinstance(node, Untyped) or not isinstance(value, dict):
+        return None  # a scalar, or an untyped list (atomic) or scalar
+    if not value:
+        return None
+    out = FieldSet()
+    for name, child in value.items():
+        element = field_element(name)
+        below_skip = skip
+        if skip is not None:
+            if element in skip.members:
+                continue
+            below_skip = skip.children.get(element)
+        out.members.add(element)
+        below = _one_side(child, child_type(node, name)[0], below_skip)
+        if below is not None and not below.empty():
+            out.children[element] = below
+    return out
+
+
+def _one_side_items(value: list[Any], node: ListOf, skip: FieldSet | None) -> FieldSet:
+    out = FieldSet()
+    order, items = _index(node, value)
+    for element in order:
+        below_skip = skip
+        if skip is not None:
+            if element in skip.members:
+                continue
+            below_skip = skip.children.get(element)
+        out.members.add(element)
+        below = _one_side(items[element][0], node.items, below_skip)
+        if below is not None and not below.empty():
+            out.children[element] = below
     return out
