@@ -27,7 +27,7 @@ from fleet.adapters.store import AsyncHistoryStore
 from fleet.adapters.telemetry import context as telemetry
 from fleet.config import App, Cluster
 from fleet.engine import SyncOptions, app_health, compare, read_settings, rebuild_inventory
-from fleet.engine.drift import live_mismatch
+from fleet.engine.drift import live_matches
 from fleet.engine.hooks import stamp
 from fleet.engine.prune import candidate as prune_candidate
 from fleet.model.manifests import Manifest
@@ -158,7 +158,7 @@ class LiveComparer:
                 matched[manifest.ref] = seen
                 continue
             applied = stamp(manifest.body, self.app, manifest.ref)
-            if live_mismatch(manifest.ref, applied, live, ignored) is None:
+            if live_matches(manifest.ref, applied, live, ignored):
                 if live is not None:
                     matched[manifest.ref] = (manifest, live, ignored)
                 continue
@@ -175,7 +175,7 @@ class LiveComparer:
                 continue
             newer = cache.get(manifest.ref)
             if newer is not live and (
-                live_mismatch(manifest.ref, applied, newer, options.ignore_differences) is None
+                live_matches(manifest.ref, applied, newer, options.ignore_differences)
             ):
                 # While the server was asked, the watch brought a version that holds what
                 # fleet applies (a sync's or someone's fix): the answer is about the past.

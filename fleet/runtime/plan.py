@@ -33,7 +33,7 @@ from fleet.adapters.kube.errors import KindNotServed, KubeError
 from fleet.config import App, FleetConfig
 from fleet.engine import ApiError as EngineApiError
 from fleet.engine import DryRun, PlanMemo, Progress, SyncInput, SyncOptions
-from fleet.engine.drift import live_mismatch
+from fleet.engine.drift import live_matches
 from fleet.engine.plan_report import AppPlan, ClusterPlan, report, wave_of
 from fleet.engine.prepare import created_namespace
 from fleet.engine.preview import DryRunAnswer, dry_runs, preview
@@ -298,9 +298,8 @@ async def _dry_run(client: ClusterClient, action: DryRun, inp: SyncInput) -> Dry
             result = await client.replace(action.body, dry_run=True)
             return DryRunAnswer(ref, action.succeeded_with(result), result)
         live = action.live
-        if live is not None and (
-            live_mismatch(ref, action.body, live, inp.options.ignore_differences) is None
-        ):
+        ignored = inp.options.ignore_differences
+        if live is not None and live_matches(ref, action.body, live, ignored):
             # Every field fleet applies already holds live: the sync skips this request too.
             return DryRunAnswer(ref, action.succeeded_with(live), live)
         result = await client.apply(action.body, dry_run=True)

@@ -157,13 +157,13 @@ async def test_an_unchanged_object_is_not_walked_again_and_any_change_is_seen(
     from fleet.runtime import comparison
 
     walks: list[ObjectRef] = []
-    real = comparison.live_mismatch
+    real = comparison.live_matches
 
     def counted(ref: ObjectRef, *args: Any, **kwargs: Any) -> Any:
         walks.append(ref)
         return real(ref, *args, **kwargs)
 
-    monkeypatch.setattr(comparison, "live_mismatch", counted)
+    monkeypatch.setattr(comparison, "live_matches", counted)
     desired = Manifest.from_body(config_map("from git"))
     runtime = _CacheOnly()
     runtime.put(stamp(config_map("from git"), "web", desired.ref))
