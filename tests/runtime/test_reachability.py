@@ -129,6 +129,17 @@ async def test_a_silent_cluster_is_unreachable_within_one_watch_timeout(
     assert "no answer" in status.message
 
 
+class _Draws(random.Random):
+    """Every draw the same: the re-list spread made predictable."""
+
+    def __init__(self, value: float) -> None:
+        super().__init__()
+        self.value = value
+
+    def random(self) -> float:
+        return self.value
+
+
 async def test_the_last_watch_before_a_relist_keeps_the_whole_grace(
     silent: SilentServer,
 ) -> None:
@@ -136,6 +147,8 @@ async def test_the_last_watch_before_a_relist_keeps_the_whole_grace(
 
     8 s watches give the server 2 s of grace; a re-list every 1.9 s leaves room for 1 s
     watches only. This server ends each 1.5 s late: within the grace, so not silent.
+    The re-list spread draws 0 (its shortest periods, 0.95 s then 1.71 s): a later draw
+    can leave 2 s before a re-list, and the second watch would be asked for 2.
     """
     silent.ends_late_by = 1.5
     settings = WatchSettings(
@@ -150,7 +163,9 @@ async def test_the_last_watch_before_a_relist_keeps_the_whole_grace(
     endpoint = ClusterEndpoint("busy", server=silent.url)
     async with await ClusterClient.connect(endpoint) as client:
         with anyio.move_on_after(6):
-            await watch_kind(client, LiveCache("busy"), "v1", "ConfigMap", settings, report)
+            await watch_kind(
+                client, LiveCache("busy"), "v1", "ConfigMap", settings, report, _Draws(0.0)
+            )
     assert [w["timeoutSeconds"] for w in silent.watches][:2] == ["1", "1"], silent.watches
     assert errors == [], [str(e) for e in errors]
 

@@ -10,7 +10,7 @@ reported to an optional observer (metrics and traces hook in there).
 from __future__ import annotations
 
 import functools
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -23,8 +23,9 @@ from multidict import CIMultiDict
 from fleet.adapters.kube.connection import ClusterEndpoint, new_transport
 from fleet.adapters.kube.discovery import ResourceInfo, group_version_path, served_kinds
 from fleet.adapters.kube.errors import KindNotServed, KubeError, from_response, unreachable
-from fleet.adapters.kube.http1 import LeanPool
+from fleet.adapters.kube.http1 import LeanPool, LineFeed
 from fleet.adapters.kube.ratelimit import TokenBucket
+from fleet.adapters.kube.transport import READ_BUFFER
 from fleet.adapters.kube.wire import decode, encode
 from fleet.model.refs import ObjectRef
 from fleet.model.tracking import FIELD_MANAGER
@@ -56,7 +57,7 @@ class ClusterClient:
         self.endpoint = endpoint
         self.name = endpoint.name
         self._api = api
-        #: Ordinary requests go here when set; watches always go by the ApiClient's session.
+        #: Requests and watches go here when set (no proxy); else by the ApiClient's session.
         self._pool = pool
         self._limits = limits
         self._bucket = TokenBucket(limits.qps, limits.burst)
@@ -261,8 +262,9 @@ class ClusterClient:
         """(type, object) events from ``resource_version``, bookmarks included.
 
         A 410 (as an ERROR event or a response) raises KubeError(410): the caller re-lists.
-        Written on ApiClient.call_api rather than kubernetes_asyncio's Watch, which retries
-        a 410 once by itself, and builds a default ApiClient per instance.
+        Not kubernetes_asyncio's Watch, which retries a 410 once by itself and builds a
+        default ApiClient per instance: the lean pool streams it (``LeanPool.stream``), or
+        the ApiClient's aiohttp session for a cluster behind a proxy.
         """
         info = await self.resource(api_version, kind)
         query = [
@@ -274,11 +276,19 @@ class ClusterClient:
         if label_selector:
             query.append(("labelSelector", label_selector))
         await self._bucket.acquire()
-        response = await self._send(
-            "GET", info.path(), query=query, request_timeout=timeout_seconds + 30.0, stream=True
-        )
+        # The server ends the watch at timeoutSeconds: silent this long, it is stuck.
+        silence = timeout_seconds + 30.0
+        lines: AsyncIterable[bytes]
+        if self._pool is None:
+            response = await self._send(
+                "GET", info.path(), query=query, request_timeout=silence, stream=True
+            )
+            lines, finish = response.content, response.release
+        else:
+            feed = await self._stream_via_pool(self._pool, info.path(), query, silence)
+            lines, finish = feed, feed.close
         try:
-            async for line in response.content:
+            async for line in lines:
                 if not line.strip():
                     continue
                 event = decode(line)
@@ -290,7 +300,7 @@ class ClusterClient:
         except (aiohttp.ClientError, OSError, TimeoutError) as error:
             raise unreachable(self.name, error) from None
         finally:
-            response.release()
+            finish()
 
     # -- plumbing ----------------------------------------------------------------------
 
@@ -348,6 +358,29 @@ class ClusterClient:
         if answer.status >= 300:
             raise from_response(self.name, answer.status, answer.body, CIMultiDict(answer.headers))
         return answer.body
+
+    async def _stream_via_pool(
+        self, pool: LeanPool, path: str, query: list[tuple[str, str]], silence: float
+    ) -> LineFeed:
+        """A watch on a connection of its own from the lean pool, its head read; headers
+        as ``_read_via_pool`` sends them, but no gzip (events are small and come one by one).
+        """
+        verb = _verb("GET", path, query)
+        started = anyio.current_time()
+        try:
+            headers = await self._headers("application/json", query)
+            head = pool.head("GET", path, _query_string(tuple(query)), headers)
+            feed = await pool.stream(
+                head, idle_timeout=silence, connect_within=min(silence, 10.0), max_line=READ_BUFFER
+            )
+        except (OSError, TimeoutError, ValueError) as error:
+            self._observe(verb, 0, started)
+            raise unreachable(self.name, error) from None
+        self._observe(verb, feed.status, started)
+        if feed.status >= 300:
+            feed.close()
+            raise from_response(self.name, feed.status, feed.body, CIMultiDict(feed.headers))
+        return feed
 
     async def _read_via_session(
         self,

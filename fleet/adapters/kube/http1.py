@@ -8,9 +8,18 @@ request head is written directly, the answer is parsed as it arrives by httptool
 (llhttp, Node.js's parser, C), on the event loop's own TLS transport, and a connection
 is kept for the next request as aiohttp would keep it.
 
-What aiohttp keeps: watches (answers streamed for minutes) and clusters reached through
-a proxy. What this pool does not do, because an API server does not need it: redirects
-(a 3xx is an error answer), cookies, HTTP/2, pipelining, 100-continue.
+Watches are here too, each on a connection of its own (``LeanPool.stream``, read as lines
+by ``linefeed``). Through aiohttp a watch cost a response object, a stream reader with
+its buffer and timers, and a readline per event: in a profile of a 100-cluster update
+the watch path was ~7.6 % of the daemon's CPU, and a daemon with 1,000 clusters holds
+one watch per kind, ~4,000 connections, for minutes. On this pool a watch costs a parser
+and a queue of lines, and its events are cut out of the chunks as they arrive: on uvloop
+over TLS, about a fifth less client CPU per event and 51 KiB instead of 58 KiB per open
+watch (most of what is left is the TLS connection itself).
+
+What aiohttp keeps: clusters reached through a proxy. What this pool does not do,
+because an API server does not need it: redirects (a 3xx is an error answer), cookies,
+HTTP/2, pipelining, 100-continue.
 
 A connection closed by the server while idle is noticed when it closes; a request that
 meets one closing just as it is sent is sent again once on a fresh connection, unless it
@@ -21,41 +30,39 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import quote, urlsplit
 
 import httptools
+
+from fleet.adapters.kube.answers import (
+    Answer,
+    AnswerCut,
+    ClosedWithoutAnswer,
+    ConnectionBroken,
+    UnreadableAnswer,
+)
+from fleet.adapters.kube.linefeed import PAUSE_ABOVE, LineFeed
+
+__all__ = [
+    "Answer",
+    "AnswerCut",
+    "ClosedWithoutAnswer",
+    "ConnectionBroken",
+    "LeanPool",
+    "LineFeed",
+    "Origin",
+    "UnreadableAnswer",
+]
 
 #: Largest answer body after gzip is undone; a larger one is an error, not a stall.
 MAX_INFLATED = 1 << 30
 #: Characters a request path keeps as they are (RFC 3986 ``pchar`` and ``/``).
 _PATH_SAFE = "/:@!$&'()*+,;=~"
 
-
-class ConnectionBroken(ConnectionError):
-    """The connection ended, or the answer could not be read, before it was complete."""
-
-
-class ClosedWithoutAnswer(ConnectionBroken):
-    """The server closed the connection before a byte of the answer arrived."""
-
-
-class AnswerCut(ConnectionBroken):
-    """The connection ended part way through the answer."""
-
-
-class UnreadableAnswer(ConnectionBroken):
-    """What came back is not an HTTP/1.1 answer this client reads."""
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    status: int
-    #: Header names in lower case; a repeated header keeps its last value.
-    headers: Mapping[str, str]
-    body: bytes
+_Protocol = TypeVar("_Protocol", bound=asyncio.Protocol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +238,8 @@ class LeanPool:
         self._spare_idle = spare_idle
         self._idle: list[_Exchange] = []
         self._busy: set[_Exchange] = set()
+        #: Streamed answers (watches), each on a connection of its own.
+        self._feeds: set[LineFeed] = set()
         self._sweep: asyncio.Handle | None = None
         #: When the sweep is due, kept here: for a time already past (a loaded loop)
         #: uvloop's ``call_at`` returns a plain Handle, which has no ``when()``.
@@ -245,7 +254,12 @@ class LeanPool:
 
     @property
     def open_connections(self) -> int:
+        """Connections for requests, idle or busy (streams not counted)."""
         return len(self._idle) + len(self._busy)
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._feeds)
 
     def head(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> bytes:
         """The request line and headers, Content-Length excluded; refuses header injection."""
@@ -281,7 +295,7 @@ class LeanPool:
             payload = b"%sContent-Length: %d\r\n\r\n%s" % (head, len(body), body)
         exchange, reused = self._take_idle(loop.time()), True
         if exchange is None:
-            exchange, reused = await self._connect(min(connect_within, within)), False
+            exchange, reused = await self._connect(min(connect_within, within), self._new), False
         try:
             return await self._exchange(exchange, payload, deadline)
         except ConnectionBroken:
@@ -292,7 +306,7 @@ class LeanPool:
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise TimeoutError("no answer in time")
-        exchange = await self._connect(min(connect_within, remaining))
+        exchange = await self._connect(min(connect_within, remaining), self._new)
         return await self._exchange(exchange, payload, deadline)
 
     async def _exchange(self, exchange: _Exchange, payload: bytes, deadline: float) -> Answer:
@@ -314,18 +328,54 @@ class LeanPool:
                 # unknown, so it is never used again.
                 exchange.abort()
 
-    async def _connect(self, seconds: float) -> _Exchange:
+    async def stream(
+        self,
+        head: bytes,
+        *,
+        idle_timeout: float,
+        connect_within: float,
+        max_line: int,
+        pause_above: int = PAUSE_ABOVE,
+    ) -> LineFeed:
+        """Send a GET whose answer is streamed (a watch), on a connection of its own.
+
+        The connection is never taken from the idle ones nor left among them: a watch
+        holds it for minutes. Returns once the head has come (an answer that is not 2xx
+        read whole into ``body``); iterate the feed for the body's lines. A server silent
+        for ``idle_timeout`` seconds (the head included) is a TimeoutError. The caller
+        closes the feed; the connection closes with it.
+        """
+        loop = self.loop
+        feed = await self._connect(
+            min(connect_within, idle_timeout),
+            lambda: LineFeed(
+                loop, max_line=max_line, pause_above=pause_above, on_closed=self._feeds.discard
+            ),
+        )
+        self._feeds.add(feed)
+        try:
+            feed.start(head + b"\r\n", idle_timeout)
+            await feed.read_head()
+        except BaseException:
+            feed.close()
+            raise
+        return feed
+
+    def _new(self) -> _Exchange:
+        return _Exchange(self)
+
+    async def _connect(self, seconds: float, protocol: Callable[[], _Protocol]) -> _Protocol:
         loop = self.loop
         origin = self.origin
         async with asyncio.timeout(seconds):
-            _, exchange = await loop.create_connection(
-                lambda: _Exchange(self),
+            _, connected = await loop.create_connection(
+                protocol,
                 origin.host,
                 origin.port,
                 ssl=self._ssl,
                 server_hostname=self._server_hostname,
             )
-        return exchange
+        return connected
 
     def _take_idle(self, now: float) -> _Exchange | None:
         idle = self._idle
@@ -391,6 +441,9 @@ class LeanPool:
         for exchange in [*self._idle, *self._busy]:
             exchange.abort()
         self._idle.clear()
+        for feed in list(self._feeds):
+            feed.close(ConnectionBroken("the cluster's connections were closed"))
+        self._feeds.clear()
 
 
 def _time_out(waiter: asyncio.Future[Answer]) -> None:

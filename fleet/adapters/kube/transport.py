@@ -15,8 +15,8 @@ connector limited to ``connection_pool_maxsize`` (5 per CPU). Both hurt here:
   handshakes. Idle connections are kept ``KEEPALIVE`` s, under the 75 s after which
   aiohttp's server and the 90 s after which Go's close an idle one.
 
-Ordinary requests (not watches) go over a lean pool (``http1``) sharing the session's TLS
-context, unless the cluster is reached through a proxy.
+Requests and watches go over a lean pool (``http1``) sharing the session's TLS context,
+unless the cluster is reached through a proxy.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from kubernetes_asyncio import client as kube_client
 from fleet.adapters.kube.http1 import LeanPool, Origin
 
 #: Largest response line read at once: a watch event holds a whole object (etcd's limit
-#: is 1.5 MiB), as kubernetes_asyncio sets it.
+#: is 1.5 MiB), as kubernetes_asyncio sets it. A longer watch line is an error.
 READ_BUFFER = 2**21
 #: Seconds an idle connection to an API server stays open for the next request.
 KEEPALIVE = 60.0
@@ -80,7 +80,7 @@ async def use_lean_session(api: kube_client.ApiClient) -> ssl.SSLContext:
 
 
 def lean_pool_for(api: kube_client.ApiClient, context: ssl.SSLContext) -> LeanPool | None:
-    """The pool for the cluster's ordinary requests; None when it is reached by a proxy."""
+    """The pool for the cluster's requests and watches; None when it is reached by a proxy."""
     rest = api.rest_client
     if rest.proxy:
         return None
