@@ -244,7 +244,9 @@ async def test_no_answer_in_time_is_a_timeout_and_the_connection_is_dropped() ->
         with anyio.fail_after(5):
             await peer.hung_up.wait()
         pool.close()
-    assert 0.3 <= took < 4.0  # generous: CI machines are busy
+    # The event loop's timers have millisecond resolution, so a 0.3 s deadline may
+    # fire a hair early; the upper bound is generous because CI machines are busy.
+    assert 0.29 <= took < 4.0
 
 
 @pytest.mark.anyio
