@@ -255,10 +255,35 @@ def run_baseline(
     say(f"  kubectl, {PARALLEL} at once: {figures.baseline_parallel.seconds:.1f}s")
 
 
+def checkpoint(measured: list[Figures], args: argparse.Namespace) -> None:
+    """Write the figures so far: a long run killed outright (not stopped) keeps them."""
+    if args.json:
+        partial = args.json.with_name(args.json.name + ".partial")
+        partial.write_text(json.dumps([asdict(f) for f in measured], indent=2))
+        partial.replace(args.json)
+
+
+def say_daemon_figures(figures: Figures) -> None:
+    """The daemon's own totals, printed before the baseline (which may take an hour)."""
+    parts = [f"daemon CPU {figures.daemon_cpu_s:.1f}s" if figures.daemon_cpu_s else ""]
+    if figures.update_s is not None:
+        per_cluster = 1000 * figures.update_cpu_s / figures.clusters
+        parts.append(f"update {figures.update_cpu_s:.1f}s ({per_cluster:.0f} ms per cluster)")
+    if figures.daemon_peak_rss_mib:
+        parts.append(f"peak RSS {figures.daemon_peak_rss_mib:.0f} MiB")
+    if figures.idle is not None:
+        idle = figures.idle
+        parts.append(
+            f"idle {idle.cpu_percent:.2f} % CPU, {idle.rss_mib:.0f} MiB, {idle.sockets} sockets"
+        )
+    say("  daemon: " + ", ".join(p for p in parts if p))
+
+
 def run_scale(
     clusters: int, root: Path, args: argparse.Namespace, measured: list[Figures]
 ) -> Figures:
-    """Measure one cluster count; its figures join ``measured`` at once (kept if stopped)."""
+    """Measure one cluster count; its figures join ``measured`` at once (kept if stopped),
+    and go to ``--json`` after each phase."""
     figures = Figures(clusters, args.objects)
     measured.append(figures)
     workdir = root / f"{clusters}-clusters"
@@ -273,9 +298,12 @@ def run_scale(
         except (TimeoutError, RuntimeError) as error:
             figures.notes.append(f"daemon: {error}")
             say(f"  daemon: {error}")
+        say_daemon_figures(figures)
+        checkpoint(measured, args)
         if not args.no_baseline:
             run_baseline(figures, sim, workdir, args)
         figures.sim_peak_rss_mib = sim.usage().peak_rss_mib
+        checkpoint(measured, args)
     finally:
         sim.stop()
     return figures
