@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -203,3 +203,34 @@ def test_a_rerun_points_at_the_sync_it_resumes(store: HistoryStore) -> None:
     [interrupted] = store.interrupted_at_startup()
     rerun = store.start_sync("web", "prod", "abc", "startup", resumed_from=interrupted.id)
     assert store.get_sync(rerun).resumed_from == left
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"when": datetime(2026, 1, 1, tzinfo=UTC)},
+        {"ratio": float("nan")},
+        {"ratio": [1.0, float("inf")]},
+        {"object": object()},
+    ],
+    ids=["datetime", "nan", "infinity", "object"],
+)
+def test_progress_json_cannot_hold_is_refused_and_the_old_progress_kept(
+    store: HistoryStore, bad: dict[str, object]
+) -> None:
+    sync_id = store.start_sync("web", "dev", "abc", "poll")
+    store.save_progress(sync_id, {"wave": 1, "note": None})
+    with pytest.raises(InvalidRecordError, match="not JSON-serialisable"):
+        store.save_progress(sync_id, bad)
+    assert store.get_sync(sync_id).progress == {"wave": 1, "note": None}
+
+
+def test_progress_keys_that_are_not_strings_are_written_as_json_writes_them(
+    store: HistoryStore,
+) -> None:
+    sync_id = store.start_sync("web", "dev", "abc", "poll")
+    store.save_progress(sync_id, {"waves": {2: "done", 1: "done"}, "name": "caf\u00e9"})
+    assert store.get_sync(sync_id).progress == {
+        "waves": {"1": "done", "2": "done"},
+        "name": "caf\u00e9",
+    }
