@@ -153,8 +153,9 @@ class Settings(BaseSettings):
     cluster_qps: float = Field(default=50.0, gt=0)
     cluster_burst: int = Field(default=100, ge=1)
     #: Requests in flight at once to one cluster (each holds a connection; watches
-    #: have connections of their own and are not counted).
-    cluster_connections: int = Field(default=6, ge=1)
+    #: have connections of their own and are not counted). Three keep up with
+    #: ``cluster_qps`` 50 up to ~60 ms round trips; raise it for farther clusters.
+    cluster_connections: int = Field(default=3, ge=1)
     #: Exported Git trees (``state_dir/trees``) kept for renders beyond those in use and
     #: those the apps still want (each source's head, each cluster's last two revisions).
     kept_trees: int = Field(default=10, ge=0)

@@ -102,7 +102,7 @@ class SyncExecutor:
         journal: SyncJournal,
         *,
         clock: Clock = time.time,
-        max_parallel_writes: int = 16,
+        max_parallel_writes: int | None = None,
         max_wait_slice: float = 5.0,
         settle: float = 0.1,
         fence: Fence | None = None,
@@ -114,8 +114,11 @@ class SyncExecutor:
         self.cache = cache
         self.journal = journal
         self.clock = clock
-        self._writes = anyio.CapacityLimiter(max_parallel_writes)
-        self._max_parallel_writes = max(1, max_parallel_writes)
+        # More runners than the client sends requests at once would only queue at its
+        # slots, each costing a task and a wake-up per request.
+        parallel = client.max_in_flight if max_parallel_writes is None else max_parallel_writes
+        self._writes = anyio.CapacityLimiter(max(1, parallel))
+        self._max_parallel_writes = max(1, parallel)
         self._max_wait_slice = max_wait_slice
         self._settle = settle
         self._extra_live: dict[ObjectRef, dict[str, Any]] = {}

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 import pytest
 
-from fleet.adapters.kube.client import ClusterClient
+from fleet.adapters.kube.client import ClusterClient, Limits
 from fleet.adapters.kube.connection import ClusterEndpoint
 from fleet.engine import Progress, SyncOptions, Timeouts, Verdict
 from fleet.engine.decisions import Failed, Running, Succeeded
@@ -210,9 +210,17 @@ async def test_create_namespace_with_one_bad_object_leaves_the_cluster_as_it_was
         assert sim["one"].list_objects("", "configmaps", "team-a") == []
 
 
-async def test_a_batch_runs_at_most_max_parallel_writes_requests_at_once(tmp_path: Path) -> None:
-    """Ten objects, three at a time: the dry-runs and the applies each reach three in
-    flight (the batch is parallel) and never more (it is bounded)."""
+@pytest.mark.parametrize(
+    ("max_parallel_writes", "connections", "expected"),
+    [(3, 6, 3), (None, 2, 2)],
+    ids=["as-asked", "as-many-as-the-client-sends"],
+)
+async def test_a_batch_runs_at_most_max_parallel_writes_requests_at_once(
+    tmp_path: Path, max_parallel_writes: int | None, connections: int, expected: int
+) -> None:
+    """Ten objects, a few at a time: the dry-runs and the applies each reach that many in
+    flight (the batch is parallel) and never more (it is bounded). Unless asked, a batch
+    runs as many at once as the client sends (more would only wait for its slots)."""
     maps = [
         Manifest.from_body(
             {
@@ -227,7 +235,7 @@ async def test_a_batch_runs_at_most_max_parallel_writes_requests_at_once(tmp_pat
     async with SimFleet.start(tmp_path / "sim", names=["one"], controllers=False) as sim:
         endpoint = ClusterEndpoint("one", kubeconfig=sim.kubeconfig_path, context="one")
         async with (
-            await ClusterClient.connect(endpoint) as client,
+            await ClusterClient.connect(endpoint, limits=Limits(connections=connections)) as client,
             anyio.create_task_group() as tasks,
         ):
             runtime = ClusterRuntime(client, tasks)
@@ -257,10 +265,14 @@ async def test_a_batch_runs_at_most_max_parallel_writes_requests_at_once(tmp_pat
                 options=SyncOptions(),
             )
             executor = SyncExecutor(
-                job, client, runtime.cache, RecordingJournal(), max_parallel_writes=3
+                job,
+                client,
+                runtime.cache,
+                RecordingJournal(),
+                max_parallel_writes=max_parallel_writes,
             )
             verdict = await executor.run()
             assert isinstance(verdict, Succeeded), verdict
-            assert most == {"apply:dry-run": 3, "apply": 3}
+            assert most == {"apply:dry-run": expected, "apply": expected}
             runtime.stop()
             tasks.cancel_scope.cancel()

@@ -40,7 +40,9 @@ class Limits:
     burst: int = 100
     request_timeout: float = 30.0
     #: Requests in flight at once (watches not counted: each holds its own connection).
-    connections: int = 6
+    #: Three keep the qps limit the binding one up to ~60 ms round trips (qps x RTT);
+    #: each connection more costs a TLS handshake per burst and heap that stays.
+    connections: int = 3
 
 
 class ClusterClient:
@@ -79,6 +81,11 @@ class ClusterClient:
         """Build the client; no request is made, so an unreachable cluster still connects."""
         api, pool = await new_transport(endpoint)
         return cls(endpoint, api, limits or Limits(), observer, pool)
+
+    @property
+    def max_in_flight(self) -> int:
+        """Requests this client sends at once; more callers wait for a slot."""
+        return self._limits.connections
 
     async def close(self) -> None:
         if self._pool is not None:
