@@ -11,14 +11,13 @@ history says which objects failed, not only that the sync did.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from fleet.adapters.store import ResourceResult
+from fleet.adapters.store import JSONText, ResourceResult
 from fleet.engine import Failed, Progress, app_health
 from fleet.engine.decisions import Running
 from fleet.engine.hooks import hook_state
@@ -48,7 +47,7 @@ class SyncJournal:
         kept = replace(progress, waits={})  # what ``resumable`` reads of it
         if kept == self._saved and not self._pending:
             return  # most waits end with nothing new to remember: no write
-        saved = None if kept == self._saved else json.loads(progress.to_json())
+        saved = None if kept == self._saved else JSONText(progress.to_json())
         rows, self._pending = self._pending, []
         await self.worker.ctx.store.record_step(self.sync_id, rows, saved)
         self._saved = kept

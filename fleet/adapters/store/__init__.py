@@ -7,6 +7,7 @@ docs/history.md.
 """
 
 from fleet.adapters.store.asyncstore import AsyncHistoryStore
+from fleet.adapters.store.codec import JSONText
 from fleet.adapters.store.events import KNOWN_EVENT_KINDS
 from fleet.adapters.store.history import DEFAULT_FILE_NAME, HistoryStore
 from fleet.adapters.store.records import (
@@ -48,6 +49,7 @@ __all__ = [
     "EventRecord",
     "HistoryStore",
     "InvalidRecordError",
+    "JSONText",
     "Pin",
     "ResourceResult",
     "ResourceResultRecord",

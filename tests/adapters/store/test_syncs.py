@@ -9,6 +9,7 @@ import pytest
 from fleet.adapters.store import (
     HistoryStore,
     InvalidRecordError,
+    JSONText,
     ResourceResult,
     SyncNotRunningError,
     UnknownSyncError,
@@ -234,3 +235,13 @@ def test_progress_keys_that_are_not_strings_are_written_as_json_writes_them(
         "waves": {"1": "done", "2": "done"},
         "name": "caf\u00e9",
     }
+
+
+def test_progress_already_encoded_is_stored_as_it_is_and_read_as_its_value(
+    store: HistoryStore,
+) -> None:
+    sync_id = store.start_sync("web", "dev", "abc", "poll")
+    store.save_progress(sync_id, JSONText('{"wave": 2, "done": ["a"], "failed_at": null}'))
+    assert store.get_sync(sync_id).progress == {"wave": 2, "done": ["a"], "failed_at": None}
+    store.save_progress(sync_id, '{"wave": 3}')  # a plain string is a JSON string
+    assert store.get_sync(sync_id).progress == '{"wave": 3}'
