@@ -75,6 +75,13 @@ class Mailbox:
     def pending(self) -> bool:
         return bool(self._pending)
 
+    def holds_plain(self, reason: str) -> bool:
+        """A trigger for ``reason`` at no revision waits: a like one posted would merge."""
+        return any(
+            p.reason == reason and p.revision is None and not p.dry_run and not p.confirm_prune
+            for p in self._pending
+        )
+
     async def take(self) -> list[Trigger]:
         """Wait for at least one trigger; return all that are waiting."""
         while not self._pending:

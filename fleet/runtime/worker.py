@@ -98,7 +98,9 @@ class Worker:
         return (self.app.name, self.cluster.name)
 
     def _on_change(self, app: str, ref: ObjectRef, event_type: str) -> None:
-        if app == self.app.name:
+        # While a sync runs its own writes come back as events, dozens per sync: one
+        # drift trigger waiting is enough (a new one would merge into it anyway).
+        if app == self.app.name and not self.mailbox.holds_plain("drift"):
             self.mailbox.post(Trigger("drift", detail=f"{event_type} {ref}"))
 
     def release(self, revision: Revision, reason: str) -> None:

@@ -44,3 +44,26 @@ async def test_waiting_for_the_sync_id() -> None:
     assert got == [42]
     with anyio.fail_after(1):
         await trigger.reply.wait()  # already there: returns at once
+
+
+@pytest.mark.parametrize(
+    ("waiting", "holds"),
+    [
+        ([], False),
+        ([Trigger("drift")], True),
+        ([Trigger("drift", revision="abc")], False),
+        ([Trigger("drift", dry_run=True)], False),
+        ([Trigger("drift", confirm_prune=True)], False),
+        ([Trigger("poll")], False),
+        ([Trigger("poll"), Trigger("drift", detail="MODIFIED x")], True),
+    ],
+)
+async def test_holds_plain_is_true_exactly_when_a_new_trigger_would_merge(
+    waiting: list[Trigger], holds: bool
+) -> None:
+    box = Mailbox()
+    for trigger in waiting:
+        box.post(trigger)
+    assert box.holds_plain("drift") is holds
+    new = Trigger("drift")
+    assert (box.post(new) is not new) is holds
