@@ -51,6 +51,7 @@ from bench.daemon_processes import (
 )
 from bench.daemon_repo import GitRepo, Mix, manifests, write_manifests
 from bench.daemon_report import Figures, Idle, code_version, report
+from bench.memprobe import request_dump
 
 APP = "bench"
 NAMESPACE = "bench"
@@ -131,7 +132,10 @@ def run_daemon_phases(
     config = fleet_config(workdir / "fleet.yaml", sim, repo)
     before = sim.requests()
     started = time.monotonic()
-    daemon = DaemonProcess(workdir / "daemon", config, dict(args.setting))
+    probe = args.memprobe / f"{n}-clusters" if args.memprobe else None
+    daemon = DaemonProcess(
+        workdir / "daemon", config, dict(args.setting), probe, dict(args.daemon_env)
+    )
     try:
         daemon.wait_ready(120.0 + n)  # it builds a client per cluster first
         wait_converged(daemon, sha1, n, args.patience)
@@ -192,6 +196,10 @@ def run_daemon_phases(
                 now.sockets,
                 dict(requests_by(before, sim.requests(), exclude=NOT_DAEMON)),
             )
+        if probe is not None:
+            for label in ("idle", "collected"):  # as it is, then after gc.collect()
+                dumped = request_dump(probe, label)
+                say(f"  memory probe: {dumped} ({(dumped / 'done').read_text().strip()})")
         final = daemon.usage()
         figures.daemon_cpu_s, figures.daemon_peak_rss_mib = final.cpu_seconds, final.peak_rss_mib
     finally:
@@ -350,6 +358,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=[],
         metavar="KEY=VALUE",
         help="a daemon setting (repeatable)",
+    )
+    parser.add_argument(
+        "--daemon-env",
+        action="append",
+        type=_setting,
+        default=[],
+        metavar="KEY=VALUE",
+        help="an environment variable for the daemon only, e.g. PYTHONTRACEMALLOC=8 "
+        "or MALLOC_ARENA_MAX=2 (repeatable)",
+    )
+    parser.add_argument(
+        "--memprobe",
+        type=Path,
+        metavar="DIR",
+        help="run the daemon under bench.memprobe and dump its memory split into DIR at the "
+        "end of each cluster count (after the idle window)",
     )
     parser.add_argument(
         "--sim-processes",

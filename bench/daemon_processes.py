@@ -311,7 +311,12 @@ class DaemonProcess:
     """``fleet run --config --settings`` in its own process, and its HTTP API."""
 
     def __init__(
-        self, directory: Path, config: Path, extra_settings: dict[str, str] | None = None
+        self,
+        directory: Path,
+        config: Path,
+        extra_settings: dict[str, str] | None = None,
+        memprobe: Path | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -333,12 +338,15 @@ class DaemonProcess:
         self.settings = directory / "settings.yaml"
         self.settings.write_text("".join(f"{k}: {v}\n" for k, v in lines.items()))
         self.log = directory / "daemon.log"
+        #: Where ``bench.memprobe`` writes its dumps (None: the daemon runs without it).
+        self.memprobe = memprobe
+        # With the probe, fleet runs under ``bench.memprobe`` (same arguments after --).
+        command = ["-m", "bench.memprobe", str(memprobe), "--"] if memprobe else ["-m", "fleet"]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
                 [
                     sys.executable,
-                    "-m",
-                    "fleet",
+                    *command,
                     "run",
                     "--config",
                     str(config),
@@ -347,7 +355,7 @@ class DaemonProcess:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-                env=child_env(),
+                env={**child_env(), **(env or {})},
             )
 
     def wait_ready(self, patience: float) -> None:

@@ -32,6 +32,8 @@ SELF_HEAL_BACKOFF = RetryPolicy(
 )
 #: Drift that stays away this long resets the back-off.
 SELF_HEAL_CALM = 120.0
+#: The self-heal jitter of every worker: one generator for all (each holds 2.5 KiB).
+_JITTER = random.Random()
 
 
 class DriftWatch:
@@ -43,7 +45,7 @@ class DriftWatch:
         self._last_heal_at = 0.0
         self._drift_reported: str | None = None
         self._degraded_reported = False
-        self._rng = random.Random()
+        self._rng = _JITTER
 
     def synced(self) -> None:
         """A sync succeeded: drift and Degraded health are news again."""

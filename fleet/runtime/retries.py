@@ -28,13 +28,17 @@ from fleet.engine import Failed, RetryPolicy
 from fleet.engine.failures import SyncRetry, decide_sync_retry
 from fleet.runtime.mailbox import Mailbox, Trigger
 
+#: The back-off jitter of every (app, cluster) without a generator of its own: one for all,
+#: as each holds 2.5 KiB of state and there is a SyncRetries per app on every cluster.
+_JITTER = random.Random()
+
 
 class SyncRetries:
     """The pending retry of one (app, cluster), if any."""
 
     def __init__(self, clock: Callable[[], float], rng: random.Random | None = None) -> None:
         self._clock = clock
-        self._rng = rng or random.Random()
+        self._rng = rng or _JITTER
         #: The revision whose failed sync is retried, and the retries made for it.
         self.revision: str | None = None
         self.done = 0

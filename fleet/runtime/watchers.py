@@ -30,6 +30,11 @@ from fleet.runtime.livecache import LiveCache
 
 log = logging.getLogger(__name__)
 
+#: The jitter of every watch's re-list and back-off, unless a caller brings its own. One
+#: for all: a generator holds 2.5 KiB of state, and with one per watch (four per cluster)
+#: that was 10 MiB at 1,000 clusters for draws that need no stream of their own.
+_JITTER = random.Random()
+
 
 @dataclass(frozen=True, slots=True)
 class WatchSettings:
@@ -84,7 +89,7 @@ async def watch_kind(
 ) -> None:
     """Run until cancelled, keeping ``kind``'s managed objects in ``cache``."""
     group, _ = split_api_version(api_version)
-    rng = rng or random.Random()
+    rng = rng or _JITTER
     failures = 0
     first = True
     while True:
