@@ -369,8 +369,9 @@ class ClusterClient:
     async def _stream_via_pool(
         self, pool: LeanPool, path: str, query: list[tuple[str, str]], silence: float
     ) -> LineFeed:
-        """A watch on a connection of its own from the lean pool, its head read; headers
-        as ``_read_via_pool`` sends them, but no gzip (events are small and come one by one).
+        """A watch holding a connection of the lean pool (an idle one if any), its head
+        read; headers as ``_read_via_pool`` sends them, but no gzip (events are small and
+        come one by one).
         """
         verb = _verb("GET", path, query)
         started = anyio.current_time()

@@ -8,8 +8,8 @@ request head is written directly, the answer is parsed as it arrives by httptool
 (llhttp, Node.js's parser, C), on the event loop's own TLS transport, and a connection
 is kept for the next request as aiohttp would keep it.
 
-Watches are here too, each on a connection of its own (``LeanPool.stream``, read as lines
-by ``linefeed``). Through aiohttp a watch cost a response object, a stream reader with
+Watches are here too, each holding a connection while it lasts (``LeanPool.stream``, read
+as lines by ``linefeed``). Through aiohttp a watch cost a response object, a stream reader with
 its buffer and timers, and a readline per event: in a profile of a 100-cluster update
 the watch path was ~7.6 % of the daemon's CPU, and a daemon with 1,000 clusters holds
 one watch per kind, ~4,000 connections, for minutes. On this pool a watch costs a parser
@@ -17,13 +17,19 @@ and a queue of lines, and its events are cut out of the chunks as they arrive: o
 over TLS, about a fifth less client CPU per event and 51 KiB instead of 58 KiB per open
 watch (most of what is left is the TLS connection itself).
 
+A watch takes an idle connection when there is one, and one whose answer ended cleanly
+(the server's ``timeoutSeconds``) is kept for the next request or watch, as aiohttp kept
+it: a daemon with 1,000 clusters renews ~17 watches a second, and each new connection
+costs a TCP and TLS handshake on both sides (1.4-1.9 ms of client CPU on OpenSSL 3.0).
+
 What aiohttp keeps: clusters reached through a proxy. What this pool does not do,
 because an API server does not need it: redirects (a 3xx is an error answer), cookies,
 HTTP/2, pipelining, 100-continue.
 
-A connection closed by the server while idle is noticed when it closes; a request that
-meets one closing just as it is sent is sent again once on a fresh connection, unless it
-is a POST (a create is not idempotent; the caller's retry decides).
+A connection closed by the server while idle is noticed when it closes; a request or a
+watch that meets one closing just as it is sent is sent again once on a fresh
+connection, unless it is a POST (a create is not idempotent; the caller's retry decides).
+Bytes that come on an idle connection, asked by nobody, close it.
 """
 
 from __future__ import annotations
@@ -110,6 +116,11 @@ class _Exchange(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        waiter = self._waiter
+        if waiter is None or waiter.done():
+            # Nothing asked (an idle connection): its next answer could not be told apart.
+            self.abort()
+            return
         self.heard = True
         try:
             self._parser.feed_data(data)
@@ -146,6 +157,10 @@ class _Exchange(asyncio.Protocol):
     # -- httptools callbacks -------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and waiter.done():
+            # Bytes after the answer, in the same read: the connection is not clean.
+            self.closed = True
         self._headers = {}
         self._chunks = []
         self._head_read = False
@@ -238,7 +253,7 @@ class LeanPool:
         self._spare_idle = spare_idle
         self._idle: list[_Exchange] = []
         self._busy: set[_Exchange] = set()
-        #: Streamed answers (watches), each on a connection of its own.
+        #: Streamed answers (watches) holding a connection, which no request shares.
         self._feeds: set[LineFeed] = set()
         self._sweep: asyncio.Handle | None = None
         #: When the sweep is due, kept here: for a time already past (a loaded loop)
@@ -254,11 +269,14 @@ class LeanPool:
 
     @property
     def open_connections(self) -> int:
-        """Connections for requests, idle or busy (streams not counted)."""
+        """Connections for requests, idle or busy (streams not counted): a connection a
+        watch holds is a stream's, and counts here again once its answer ended and it is
+        idle."""
         return len(self._idle) + len(self._busy)
 
     @property
     def open_streams(self) -> int:
+        """Streamed answers (watches) holding a connection."""
         return len(self._feeds)
 
     def head(self, method: str, path: str, query: str, headers: Mapping[str, str]) -> bytes:
@@ -337,21 +355,36 @@ class LeanPool:
         max_line: int,
         pause_above: int = PAUSE_ABOVE,
     ) -> LineFeed:
-        """Send a GET whose answer is streamed (a watch), on a connection of its own.
+        """Send a GET whose answer is streamed (a watch); it holds its connection alone.
 
-        The connection is never taken from the idle ones nor left among them: a watch
-        holds it for minutes. Returns once the head has come (an answer that is not 2xx
-        read whole into ``body``); iterate the feed for the body's lines. A server silent
-        for ``idle_timeout`` seconds (the head included) is a TimeoutError. The caller
-        closes the feed; the connection closes with it.
+        The connection is an idle one if there is one (sent again once on a new one if the
+        server closed it unheard, as ``request`` does), else a new one. Returns once the
+        head has come (an answer that is not 2xx read whole into ``body``); iterate the
+        feed for the body's lines. A server silent for ``idle_timeout`` seconds (the head
+        included) is a TimeoutError. The caller closes the feed: a connection whose
+        answer ended cleanly is already idle again by then, any other closes with it.
         """
         loop = self.loop
-        feed = await self._connect(
-            min(connect_within, idle_timeout),
-            lambda: LineFeed(
-                loop, max_line=max_line, pause_above=pause_above, on_closed=self._feeds.discard
-            ),
-        )
+
+        def feed() -> LineFeed:
+            return LineFeed(
+                loop,
+                max_line=max_line,
+                pause_above=pause_above,
+                on_closed=self._feeds.discard,
+                hand_back=self._take_back,
+            )
+
+        exchange = self._take_idle(loop.time())
+        if exchange is not None:
+            try:
+                return await self._start(self._lend(exchange, feed()), head, idle_timeout)
+            except ClosedWithoutAnswer:
+                pass  # closed by the server as the watch went out: it never read it
+        connected = await self._connect(min(connect_within, idle_timeout), feed)
+        return await self._start(connected, head, idle_timeout)
+
+    async def _start(self, feed: LineFeed, head: bytes, idle_timeout: float) -> LineFeed:
         self._feeds.add(feed)
         try:
             feed.start(head + b"\r\n", idle_timeout)
@@ -360,6 +393,24 @@ class LeanPool:
             feed.close()
             raise
         return feed
+
+    @staticmethod
+    def _lend(exchange: _Exchange, feed: LineFeed) -> LineFeed:
+        """Move an idle connection to a feed; the exchange is done with it."""
+        transport = exchange.transport
+        assert transport is not None
+        exchange.transport = None
+        exchange.closed = True
+        transport.set_protocol(feed)
+        feed.connection_made(transport)
+        return feed
+
+    def _take_back(self, transport: asyncio.Transport) -> None:
+        """A feed's answer ended cleanly: its connection waits, idle, for the next."""
+        exchange = _Exchange(self)
+        transport.set_protocol(exchange)
+        exchange.connection_made(transport)
+        self._keep(exchange)
 
     def _new(self) -> _Exchange:
         return _Exchange(self)

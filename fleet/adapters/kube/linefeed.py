@@ -1,4 +1,4 @@
-"""A streamed answer (a watch's), read as lines as they arrive on a connection of its own.
+"""A streamed answer (a watch's), read as lines as they arrive on a connection it holds.
 
 An API server sends a watch as one chunked answer that lasts until ``timeoutSeconds``,
 one JSON event per line; a line may span chunks and a chunk may hold many lines. The
@@ -7,6 +7,12 @@ queue. What is held is bounded: complete lines waiting for a slow reader up to
 ``pause_above`` bytes, after which the transport stops reading (TCP then holds the
 server back) until half of them have been taken, plus the line being put together, up
 to ``max_line`` bytes (longer is an error, not a stall).
+
+The connection is the feed's alone while the answer lasts. When the answer ends cleanly
+(its last chunk read, the server keeping the connection alive, not a byte after it, no
+error, reading not paused), the feed gives the transport to ``hand_back`` at once, and
+keeps only the lines not yet taken; otherwise the connection is dropped, as it is when
+the reader closes the feed before the end.
 """
 
 from __future__ import annotations
@@ -31,13 +37,15 @@ class LineFeed(asyncio.Protocol):
     or raises ConnectionBroken (cut, unreadable, a line too long) or TimeoutError (the
     server silent for ``idle_timeout``) once the lines that came before have been taken.
     An answer that is not 2xx is read whole into ``body`` instead. ``close`` drops the
-    connection at once.
+    connection at once, unless the answer already ended and it went to ``hand_back``.
     """
 
     __slots__ = (
+        "_after_end",
         "_as_lines",
         "_ended",
         "_error",
+        "_hand_back",
         "_head_read",
         "_heard",
         "_heard_at",
@@ -51,6 +59,7 @@ class LineFeed(asyncio.Protocol):
         "_partial_size",
         "_pause_above",
         "_paused",
+        "_reusable",
         "_timer",
         "_transport",
         "_waiter",
@@ -67,11 +76,15 @@ class LineFeed(asyncio.Protocol):
         max_line: int,
         pause_above: int = PAUSE_ABOVE,
         on_closed: Callable[[LineFeed], None] | None = None,
+        hand_back: Callable[[asyncio.Transport], None] | None = None,
     ) -> None:
         self._loop = loop
         self._max_line = max_line
         self._pause_above = pause_above
+        #: Called once the feed holds its connection no more (closed or handed back).
         self._on_closed = on_closed
+        #: Takes the connection of an answer that ended cleanly, for another exchange.
+        self._hand_back = hand_back
         self._parser = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -83,6 +96,10 @@ class LineFeed(asyncio.Protocol):
         self._head_read = False
         self._as_lines = False
         self._ended = False
+        #: The server keeps the connection alive after this answer (known at its end).
+        self._reusable = False
+        #: Bytes came after the end of the answer: the connection is not clean.
+        self._after_end = False
         self._error: Exception | None = None
         self._paused = False
         self._lines: deque[bytes] = deque()
@@ -112,6 +129,9 @@ class LineFeed(asyncio.Protocol):
             self._fail(UnreadableAnswer("the server asked to switch protocols"))
         except httptools.HttpParserError as error:
             self._fail(UnreadableAnswer(str(error)))
+        if self._ended:
+            # Only now is it known whether bytes followed the end in this read.
+            self._finish()
 
     def eof_received(self) -> bool:
         return False
@@ -124,6 +144,7 @@ class LineFeed(asyncio.Protocol):
             return
         if exc is None and self._head_read and self._ends_with_connection():
             self.on_message_complete()
+            self._stop()
             return
         if not self._heard:
             self._fail(ClosedWithoutAnswer("connection closed"))
@@ -142,6 +163,10 @@ class LineFeed(asyncio.Protocol):
 
     # Bytes after the end of the answer (in the same read) are a message of their own to
     # httptools: the guards keep them out of this one's headers and lines.
+
+    def on_message_begin(self) -> None:
+        if self._ended:
+            self._after_end = True
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if self._ended:
@@ -219,7 +244,7 @@ class LineFeed(asyncio.Protocol):
             self._lines.append(rest)
             self.buffered += len(rest)
         self._ended = True
-        self._stop()
+        self._reusable = self._parser.should_keep_alive()
         self._wake()
 
     # -- use -----------------------------------------------------------------------------------
@@ -300,6 +325,25 @@ class LineFeed(asyncio.Protocol):
             self._error = error
             self._wake()
         self._stop()
+
+    def _finish(self) -> None:
+        """The answer has ended: its connection goes back if it is clean, else it is dropped."""
+        transport = self._transport
+        hand_back = self._hand_back
+        if (
+            transport is None
+            or hand_back is None
+            or not self._reusable
+            or self._after_end
+            or self._error is not None
+            or self._paused
+            or transport.is_closing()
+        ):
+            self._stop()
+            return
+        self._transport = None  # from here on, never touched by this feed
+        self._stop()
+        hand_back(transport)
 
     def _stop(self) -> None:
         """No more to read: drop the connection (never used again) and the timer."""

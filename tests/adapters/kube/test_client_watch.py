@@ -91,9 +91,7 @@ async def follow(
     return seen
 
 
-async def test_events_come_by_the_lean_pool_on_a_connection_of_their_own(
-    tmp_path: Path,
-) -> None:
+async def test_events_come_by_the_lean_pool_on_the_idle_connection(tmp_path: Path) -> None:
     async def events(stream: SocketStream, reader: Reader) -> None:
         modified = event("MODIFIED", "b", 8)
         await stream.send(CHUNKED + chunk(event("ADDED", "a", 6) + event("BOOKMARK", "", 7)))
@@ -106,7 +104,7 @@ async def test_events_come_by_the_lean_pool_on_a_connection_of_their_own(
         assert client._pool is not None
         assert (client._pool.open_connections, client._pool.open_streams) == (1, 0)
     assert calls == [("get", 200), ("watch", 200)]
-    assert peer.connections == 2, "discovery's connection kept; the watch on its own"
+    assert peer.connections == 1, "the watch took discovery's idle connection, and left it"
     head = peer.requests[1].lower()
     assert head.startswith(
         b"get /api/v1/configmaps?watch=true&allowwatchbookmarks=true&resourceversion=5"

@@ -453,3 +453,37 @@ async def test_answers_landing_together_with_a_spare_limit_already_past_all_succ
         await get(pool)
         pool.close()
     assert peer.connections == 3, "the kept connection served the fourth request"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("same_read", [True, False], ids=["same-read", "later"])
+async def test_bytes_nobody_asked_for_close_an_idle_connection(same_read: bool) -> None:
+    """Bytes after an answer, with it or later on the idle connection, start an answer
+    nobody asked for: kept, they would be read as the start of the next request's."""
+    stale = b"HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\nstale"
+    later = anyio.Event()
+
+    async def stray(stream: SocketStream, reader: Reader, peer: Peer) -> None:
+        while (request := await reader.request()) is not None:
+            peer.requests.append(request)
+            answer = ok(b'{"n": %d}' % len(peer.requests))
+            if len(peer.requests) > 1:
+                await stream.send(answer)
+            elif same_read:
+                await stream.send(answer + stale)
+            else:
+                await stream.send(answer)
+                await later.wait()
+                await stream.send(stale)
+
+    async with serving(stray) as (origin, peer):
+        pool = LeanPool(origin)
+        first = await get(pool)
+        later.set()
+        with anyio.fail_after(5):
+            await peer.hung_up.wait()
+        assert pool.open_connections == 0
+        second = await get(pool)
+        pool.close()
+    assert (first.body, second.body) == (b'{"n": 1}', b'{"n": 2}')
+    assert peer.connections == 2

@@ -9,6 +9,7 @@ asyncio's own loop and on uvloop.
 from __future__ import annotations
 
 import ssl
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
@@ -82,8 +83,7 @@ async def test_lines_are_put_together_across_chunks_and_cut_out_of_one() -> None
         feed = await open_watch(pool)
         assert (feed.status, feed.headers["content-type"]) == (200, "application/json")
         lines = await read_all(feed)
-        with anyio.fail_after(5):
-            await peer.hung_up.wait()  # the stream's connection is closed, never kept
+        assert (pool.open_connections, pool.open_streams) == (1, 0)  # kept, idle
         pool.close()
     assert lines == [b'{"n": %d}' % n for n in range(1, 8)]
     assert peer.requests[0].startswith(b"GET /api/v1/configmaps?watch=true HTTP/1.1\r\n")
@@ -279,9 +279,9 @@ async def test_cancelled_while_waiting_the_connection_is_closed_at_once() -> Non
         pool.close()
 
 
-async def test_a_stream_never_shares_a_connection_with_requests() -> None:
-    """A watch holds its connection for minutes: it is not taken from the idle ones, not
-    counted among them, and not left for the next request when it ends."""
+async def test_a_watch_holds_its_connection_alone_and_leaves_it_idle_when_it_ends() -> None:
+    """A watch takes the idle connection; a request while it lasts opens another; once
+    the server ends the watch, its connection serves the next watch and request."""
     release = anyio.Event()
 
     async def both(stream: SocketStream, reader: Reader, peer: Peer) -> None:
@@ -298,17 +298,189 @@ async def test_a_stream_never_shares_a_connection_with_requests() -> None:
         pool = LeanPool(origin)
         await get(pool)  # one idle connection
         feed = await open_watch(pool)
-        assert peer.connections == 2, "the watch did not take the idle connection"
-        assert (pool.open_connections, pool.open_streams) == (1, 1)
+        assert peer.connections == 1, "the watch did not take the idle connection"
+        assert (pool.open_connections, pool.open_streams) == (0, 1)
         await get(pool)
-        assert peer.connections == 2, "the request did not take the watch's connection"
+        assert peer.connections == 2, "the request went on the watch's connection"
+        assert (pool.open_connections, pool.open_streams) == (1, 1)
         release.set()
         assert await read_all(feed) == [b"event"]
-        assert (pool.open_connections, pool.open_streams) == (1, 0)
+        assert (pool.open_connections, pool.open_streams) == (2, 0)
+        assert await read_all(await open_watch(pool)) == [b"event"]
         await get(pool)
+        await get(pool)
+        assert (pool.open_connections, pool.open_streams) == (2, 0)
         pool.close()
     assert peer.connections == 2
-    assert sum(b"watch=true" in request for request in peer.requests) == 1
+    assert peer.ended == 2
+    assert sum(b"watch=true" in request for request in peer.requests) == 2
+
+
+async def test_watches_one_after_another_and_requests_share_one_connection() -> None:
+    """As a watcher renews its watch at each timeoutSeconds: one connection, no new
+    handshake per renewal; an error answer read whole (a 410) leaves it clean too."""
+    gone = b'{"kind":"Status","code":410}'
+
+    async def renewals(stream: SocketStream, reader: Reader, peer: Peer) -> None:
+        while (request := await reader.request()) is not None:
+            peer.requests.append(request)
+            if b"resourceVersion=old" in request:
+                await stream.send(
+                    b"HTTP/1.1 410 Gone\r\nContent-Length: %d\r\n\r\n%s" % (len(gone), gone)
+                )
+            elif b"watch=true" in request:
+                n = len(peer.requests)
+                await stream.send(CHUNKED + chunk(b"%d\n" % n) + chunk(b"last\n") + LAST_CHUNK)
+            else:
+                await stream.send(ok(b"{}"))
+
+    async with serving(renewals) as (origin, peer):
+        pool = LeanPool(origin)
+        seen = [await read_all(await open_watch(pool)) for _ in range(3)]
+        head = pool.head("GET", "/api/v1/configmaps", "watch=true&resourceVersion=old", {})
+        feed = await pool.stream(head, idle_timeout=5, connect_within=5, max_line=1 << 20)
+        assert (feed.status, feed.body) == (410, gone)
+        feed.close()
+        assert (await get(pool)).status == 200
+        seen.append(await read_all(await open_watch(pool)))
+        assert (pool.open_connections, pool.open_streams) == (1, 0)
+        pool.close()
+    assert seen == [[b"1", b"last"], [b"2", b"last"], [b"3", b"last"], [b"6", b"last"]]
+    assert peer.connections == 1
+
+
+async def _timed_out(pool: LeanPool) -> None:
+    with pytest.raises(TimeoutError):
+        await read_all(await open_watch(pool, idle=0.3))
+
+
+async def _closed_early(pool: LeanPool) -> None:
+    feed = await open_watch(pool)
+    assert await feed.__anext__() == b"one"
+    feed.close()  # a watcher stopped, or its task cancelled, with the answer still going
+
+
+async def _cancelled(pool: LeanPool) -> None:
+    feed = await open_watch(pool)
+    with anyio.move_on_after(0.2):
+        await read_all(feed)
+
+
+async def _read_whole(pool: LeanPool) -> None:
+    await read_all(await open_watch(pool))
+
+
+async def _cut(pool: LeanPool) -> None:
+    with pytest.raises(AnswerCut):
+        await read_all(await open_watch(pool))
+
+
+async def _until_close(pool: LeanPool) -> None:
+    await _read_whole(pool)  # then the server hangs up
+
+
+async def _paused(pool: LeanPool) -> None:
+    # The lines and the end come in one read: the bound is passed, reading paused, as
+    # the answer ends.
+    assert len(await read_all(await open_watch(pool, pause_above=16))) == 3
+
+
+async def _too_long(pool: LeanPool) -> None:
+    with pytest.raises(UnreadableAnswer):
+        await open_watch(pool, max_line=10)
+
+
+@pytest.mark.parametrize(
+    ("answer", "use"),
+    [
+        pytest.param(CHUNKED + chunk(b"one\n"), _timed_out, id="timed-out"),
+        pytest.param(CHUNKED + chunk(b"one\ntwo\n"), _closed_early, id="closed-early"),
+        pytest.param(CHUNKED + chunk(b"one\n"), _cancelled, id="cancelled"),
+        pytest.param(CHUNKED + chunk(b"one\nt"), _cut, id="cut"),
+        pytest.param(
+            CHUNKED + chunk(b"one\n") + LAST_CHUNK + b"HTTP/1.1 200 OK\r\n",
+            _read_whole,
+            id="bytes-after-the-end",
+        ),
+        pytest.param(
+            CHUNKED.replace(b"\r\n\r\n", b"\r\nConnection: close\r\n\r\n")
+            + chunk(b"one\n")
+            + LAST_CHUNK,
+            _read_whole,
+            id="connection-close",
+        ),
+        pytest.param(b"HTTP/1.1 200 OK\r\n\r\none\n", _until_close, id="until-close"),
+        pytest.param(
+            CHUNKED + chunk(b"one-one-one-one-one\ntwo-two-two-two-two\nthree\n") + LAST_CHUNK,
+            _paused,
+            id="paused-at-the-end",
+        ),
+        pytest.param(
+            b"HTTP/1.1 500 No\r\nContent-Length: 40\r\n\r\n" + b"x" * 40,
+            _too_long,
+            id="error-answer-too-long",
+        ),
+    ],
+)
+async def test_a_connection_whose_answer_did_not_end_cleanly_is_never_kept(
+    answer: bytes, use: Callable[[LeanPool], Awaitable[None]]
+) -> None:
+    """Timed out, closed or cancelled early, cut, trailing bytes, the server closing, the
+    reader slower than the server at the end, an error answer not read whole: the
+    connection is dropped, and the next request goes on a new one."""
+    last_connection = 0
+
+    async def once(stream: SocketStream, reader: Reader, peer: Peer) -> None:
+        nonlocal last_connection
+        last_connection += 1
+        first = last_connection == 1
+        while (request := await reader.request()) is not None:
+            peer.requests.append(request)
+            if not first:
+                await stream.send(ok(b"{}"))
+                continue
+            await stream.send(answer)
+            if use in (_cut, _until_close):
+                return  # the server hangs up
+
+    async with serving(once) as (origin, peer):
+        pool = LeanPool(origin)
+        await use(pool)
+        with anyio.fail_after(5):
+            await peer.hung_up.wait()
+        assert (pool.open_connections, pool.open_streams) == (0, 0)
+        assert (await get(pool)).status == 200
+        pool.close()
+    assert peer.connections == 2
+    assert len(peer.requests) == 2
+
+
+async def test_a_kept_connection_the_server_closed_as_the_watch_went_out_is_replaced() -> None:
+    """The server drops its idle connection as the watch arrives, unanswered: the watch
+    goes again, once, on a new connection."""
+
+    async def drop_the_second(stream: SocketStream, reader: Reader, peer: Peer) -> None:
+        request = await reader.request()
+        if request is None:
+            return
+        peer.requests.append(request)
+        if b"watch=true" in request:
+            await stream.send(CHUNKED + chunk(b"event\n") + LAST_CHUNK)
+        else:
+            await stream.send(ok(b"{}"))
+        dropped = await reader.request()
+        if dropped is not None:
+            peer.requests.append(b"dropped " + dropped)
+
+    async with serving(drop_the_second) as (origin, peer):
+        pool = LeanPool(origin)
+        await get(pool)
+        assert await read_all(await open_watch(pool)) == [b"event"]
+        assert peer.connections == 2
+        assert (pool.open_connections, pool.open_streams) == (1, 0)
+        pool.close()
+    sent = [request.split(b"?")[0].split(b" HTTP/1.1")[0] for request in peer.requests]
+    assert sent == [b"GET /api/v1", b"dropped GET /api/v1/configmaps", b"GET /api/v1/configmaps"]
 
 
 async def test_closing_the_pool_fails_an_open_stream() -> None:
@@ -330,20 +502,27 @@ async def test_closing_the_pool_fails_an_open_stream() -> None:
 
 
 async def test_a_watch_over_tls_from_a_simulated_api_server(tmp_path: Path) -> None:
+    """Two watches one after the other, then a request, over one TLS connection: the
+    connection moves from the pool to a watch and back on each loop's TLS transport."""
     async with SimFleet.start(tmp_path / "sim", names=["one"], controllers=False) as fleet:
         cluster = fleet.clusters["one"]
         context = ssl.create_default_context(cafile=str(cluster.ca_file))
         pool = LeanPool(Origin.of(cluster.url), ssl_context=context)
-        head = pool.head(
-            "GET",
-            "/api/v1/namespaces",
-            "watch=true&timeoutSeconds=1",
-            {"Authorization": f"Bearer {cluster.token}", "Accept": "application/json"},
-        )
-        feed = await pool.stream(head, idle_timeout=10, connect_within=5, max_line=1 << 21)
-        assert feed.status == 200
-        with anyio.fail_after(10):
-            lines = await read_all(feed)
+        auth = {"Authorization": f"Bearer {cluster.token}", "Accept": "application/json"}
+        head = pool.head("GET", "/api/v1/namespaces", "watch=true&timeoutSeconds=1", auth)
+        watches = []
+        for _ in range(2):
+            feed = await pool.stream(head, idle_timeout=10, connect_within=5, max_line=1 << 21)
+            assert feed.status == 200
+            with anyio.fail_after(10):
+                watches.append(await read_all(feed))
+            assert (pool.open_connections, pool.open_streams) == (1, 0)
+        version = pool.head("GET", "/version", "", auth)
+        answer = await pool.request(version, None, within=5, connect_within=5, idempotent=True)
         pool.close()
-    names = {line.split(b'"name":"')[1].split(b'"')[0] for line in lines if b"ADDED" in line}
-    assert {b"default", b"kube-system"} <= names
+    assert answer.status == 200
+    assert context.session_stats()["connect"] == 1, "a TLS handshake per watch"
+    for lines in watches:
+        added = [line for line in lines if b"ADDED" in line]
+        names = {line.split(b'"name":"')[1].split(b'"')[0] for line in added}
+        assert {b"default", b"kube-system"} <= names
