@@ -209,7 +209,17 @@ class Store:
         """Events newer than ``rv``, or None when ``rv`` is older than the window."""
         if rv < self.oldest_rv:
             return None
-        return [e for e in self._log if e.rv > rv]
+        # The log is in resourceVersion order (every change takes the next one and is
+        # logged at once), and a watch resumes from a recent version: walking back from
+        # the newest end reads the events it returns and one more, not the whole window
+        # (about 2 % of the simulator's CPU serving kubectl's rollouts at 250 clusters).
+        newer: list[Event] = []
+        for event in reversed(self._log):
+            if event.entry.rv <= rv:
+                break
+            newer.append(event)
+        newer.reverse()
+        return newer
 
     def _emit(self, event: Event) -> None:
         if len(self._log) == self._log.maxlen:

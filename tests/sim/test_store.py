@@ -71,6 +71,45 @@ def test_events_after_replays_within_the_window_only() -> None:
     assert store.events_after(store.rv) == []
 
 
+class _Unread:
+    """Stands in for an event's object where reading it is a failure."""
+
+    @property
+    def rv(self) -> int:
+        raise AssertionError("events_after read an event older than the one asked for")
+
+
+def test_events_after_reads_only_the_newer_end_of_the_window() -> None:
+    store = Store(window=1000)
+    for i in range(1000):
+        store.put(CM, cm(f"c{i % 50}"))
+    since = store.rv - 3
+    log = store._log
+    for event in list(log)[:-4]:  # all but the boundary event and the three after it
+        object.__setattr__(event, "entry", _Unread())
+    newer = store.events_after(since)
+    assert newer is not None
+    assert [e.rv for e in newer] == [since + 1, since + 2, since + 3]
+    assert store.events_after(store.rv) == []
+
+
+def test_events_after_replays_deletions_in_order() -> None:
+    store = Store(window=10)
+    store.put(CM, cm("a"))
+    since = store.rv
+    store.put(CM, cm("b"))
+    store.remove(CM, "default", "a")
+    store.put(CM, cm("a"))
+    replay = store.events_after(since)
+    assert replay is not None
+    assert [(e.type, e.entry.name) for e in replay] == [
+        ("ADDED", "b"),
+        ("DELETED", "a"),
+        ("ADDED", "a"),
+    ]
+    assert [e.rv for e in replay] == sorted(e.rv for e in replay)
+
+
 def test_uid_and_owner_indexes_follow_updates() -> None:
     store = Store()
     owner = cm("owner")
