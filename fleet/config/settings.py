@@ -152,8 +152,8 @@ class Settings(BaseSettings):
     #: Requests per second to one cluster's API server, and the burst above it.
     cluster_qps: float = Field(default=50.0, gt=0)
     cluster_burst: int = Field(default=100, ge=1)
-    #: Requests in flight at once to one cluster (each holds a connection; watches
-    #: have connections of their own and are not counted). Three keep up with
+    #: Requests in flight at once to one cluster (each holds a connection; a watch
+    #: holds one alone while it lasts and is not counted). Three keep up with
     #: ``cluster_qps`` 50 up to ~60 ms round trips; raise it for farther clusters.
     cluster_connections: int = Field(default=3, ge=1)
     #: Exported Git trees (``state_dir/trees``) kept for renders beyond those in use and
