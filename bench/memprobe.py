@@ -446,6 +446,13 @@ def _per_cluster(a: dict[str, Any], b: dict[str, Any], span: int) -> list[tuple[
     return [(k, (b.get(k, 0) - a.get(k, 0)) / span) for k in set(a) | set(b)]
 
 
+def _slope_row(label: str, x_kib: float, y_kib: float, span: int) -> None:
+    """Two sizes in KiB, as MiB, and the KiB per cluster between them."""
+    print(
+        f"{label:40} {x_kib / 1024:10.1f}Mi {y_kib / 1024:10.1f}Mi {(y_kib - x_kib) / span:12.1f}"
+    )
+
+
 def compare(a: Path, b: Path, na: int, nb: int, top: int) -> None:
     span = nb - na
     kib = 1024.0
@@ -454,10 +461,7 @@ def compare(a: Path, b: Path, na: int, nb: int, top: int) -> None:
     print(f"{'':40} {a.name:>12} {b.name:>12} {'KiB/cluster':>12}")
     for key in ("Rss", "Anonymous", "Private_Dirty", "VmRSS", "RssAnon", "RssFile"):
         if key in ra:
-            print(
-                f"{key:40} {ra[key] / kib:10.1f}Mi {rb[key] / kib:10.1f}Mi "
-                f"{(rb[key] - ra[key]) / span:12.1f}"
-            )
+            _slope_row(key, ra[key], rb[key], span)
     ma = json.loads((a / "malloc.json").read_text())
     mb = json.loads((b / "malloc.json").read_text())
     for section in ("mallinfo2", "pymalloc", "mappings_kB"):
@@ -472,11 +476,7 @@ def compare(a: Path, b: Path, na: int, nb: int, top: int) -> None:
     for name in ("trim.json",):
         if (a / name).exists() and (b / name).exists():
             ta, tb = json.loads((a / name).read_text()), json.loads((b / name).read_text())
-            x, y = ta["rollup"]["Rss"], tb["rollup"]["Rss"]
-            print(
-                f"{'Rss after malloc_trim':40} {x / kib:10.1f}Mi {y / kib:10.1f}Mi "
-                f"{(y - x) / span:12.1f}"
-            )
+            _slope_row("Rss after malloc_trim", ta["rollup"]["Rss"], tb["rollup"]["Rss"], span)
     oa = json.loads((a / "owners.json").read_text())
     ob = json.loads((b / "owners.json").read_text())
     print("\nowners (deep, each object once): count a, count b, MiB b, KiB per cluster")

@@ -196,22 +196,29 @@ async def test_connection_close_is_honoured() -> None:
     assert peer.connections == 2
 
 
+def drops_the_second(answer: Callable[[bytes], bytes]) -> Handler:
+    """A server that answers a connection's first request and drops it, unanswered, as
+    the second arrives (``peer.requests`` has that one as ``dropped ...``)."""
+
+    async def handler(stream: SocketStream, reader: Reader, peer: Peer) -> None:
+        request = await reader.request()
+        if request is None:
+            return
+        peer.requests.append(request)
+        await stream.send(answer(request))
+        dropped = await reader.request()
+        if dropped is not None:
+            peer.requests.append(b"dropped " + dropped)
+
+    return handler
+
+
 @pytest.mark.anyio
 async def test_a_reused_connection_the_server_dropped_is_replaced_for_a_get_not_a_post() -> None:
     """The server drops a kept connection as the next request arrives, unanswered: a GET
     goes again on a new connection; a POST (a create, not idempotent) is not re-sent."""
 
-    async def drop_the_second(stream: SocketStream, reader: Reader, peer: Peer) -> None:
-        request = await reader.request()
-        if request is None:
-            return
-        peer.requests.append(request)
-        await stream.send(ok(b"{}"))
-        dropped = await reader.request()
-        if dropped is not None:
-            peer.requests.append(b"dropped " + dropped)
-
-    async with serving(drop_the_second) as (origin, peer):
+    async with serving(drops_the_second(lambda request: ok(b"{}"))) as (origin, peer):
         pool = LeanPool(origin)
         await get(pool)
         answer = await get(pool, "/again")
