@@ -41,6 +41,19 @@ async def test_a_list_reports_what_changed_since_the_last_one() -> None:
     assert set(cache.objects_of("web")) == {ref("a")}
 
 
+async def test_a_list_keeps_the_cached_object_where_its_version_did_not_change() -> None:
+    """A re-list (every resync period) replaces only what changed: the cached copies of
+    the rest stay, so the heap is not churned by equal copies."""
+    cache = LiveCache("dev")
+    cache.replace_kind("", "ConfigMap", [obj("same", rv="5"), obj("moved", rv="5")])
+    same, moved = cache.get(ref("same")), cache.get(ref("moved"))
+    cache.replace_kind("", "ConfigMap", [obj("same", rv="5"), obj("moved", rv="6")])
+    assert cache.get(ref("same")) is same
+    assert cache.get(ref("moved")) is not moved
+    assert cache.get(ref("moved")) == obj("moved", rv="6")
+    assert cache.objects_of("web")[ref("same")] is same
+
+
 async def test_events_name_the_owner_and_a_moved_label_tells_the_old_owner() -> None:
     cache = LiveCache("dev")
     heard: list[tuple[str, str]] = []
