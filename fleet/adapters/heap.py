@@ -31,6 +31,34 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
+#: glibc's ``mallopt`` parameter for the size from which a block gets its own mapping.
+_M_MMAP_THRESHOLD = -3
+#: Blocks this large or larger are mapped apart (glibc's own starting value).
+MAP_APART_FROM = 128 * 1024
+
+
+def map_large_blocks_apart(threshold: int = MAP_APART_FROM) -> bool:
+    """Give every block of ``threshold`` bytes or more a mapping of its own, for good.
+
+    uvloop allocates a 256 KiB read buffer for each TLS connection, and only the pages a
+    read reaches become resident. glibc maps such a block apart at first, but when one is
+    freed it raises its threshold above it, so from then on the buffers come out of the
+    heap: a new connection's buffer reuses pages an older, closed one filled, and a
+    closed one leaves them resident until the next trim. A threshold set once is never
+    raised. Returns False where the C library has no ``mallopt`` (not glibc).
+    """
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        mallopt = ctypes.CDLL(name).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
+
+
 def release_free_heap() -> bool:
     """Return free heap pages to the system; False where the C library cannot."""
     trim = _malloc_trim()

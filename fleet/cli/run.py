@@ -23,7 +23,11 @@ def run(args: argparse.Namespace) -> int:
     import anyio
 
     from fleet.adapters.eventloop import daemon_loop_options
-    from fleet.adapters.heap import collect_young_less_often, freeze_startup_objects
+    from fleet.adapters.heap import (
+        collect_young_less_often,
+        freeze_startup_objects,
+        map_large_blocks_apart,
+    )
     from fleet.adapters.telemetry.logs import configure_logging
     from fleet.adapters.tlsbuffers import lean_tls_buffers
     from fleet.config import ConfigError, load_settings
@@ -57,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost,::1")
     # One watch and a small connection pool per cluster: keep each TLS buffer small.
     lean_tls_buffers()
+    map_large_blocks_apart()  # uvloop's: only the pages a connection reads into stay
     daemon = Daemon(settings, config)
     freeze_startup_objects()  # imports live as long as the process: no GC walks them
     collect_young_less_often()  # a sync's decoded answers: fewer collections for them

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import platform
+import subprocess
+import sys
 import weakref
 from pathlib import Path
 
@@ -15,6 +17,45 @@ from fleet.adapters.heap import (
     freeze_startup_objects,
     release_free_heap,
 )
+
+_MAPPED_APART = """
+import ctypes, sys
+from fleet.adapters.heap import map_large_blocks_apart
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in "arena ordblks smblks hblks hblkhd usmblks \
+fsmblks uordblks fordblks keepcost".split()]
+
+libc = ctypes.CDLL(None)
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+libc.mallinfo2.restype = MallInfo2
+libc.free(libc.malloc(300 * 1024))  # a mapped block freed: glibc raises its threshold
+if sys.argv[1] == "set":
+    assert map_large_blocks_apart()
+before = libc.mallinfo2().hblks
+block = libc.malloc(200 * 1024)  # a TLS connection's read buffer (uvloop's is 256 KiB)
+print(libc.mallinfo2().hblks - before)
+"""
+
+
+@pytest.mark.skipif(
+    platform.system() != "Linux" or platform.libc_ver()[0] != "glibc",
+    reason="mallopt is glibc's",
+)
+@pytest.mark.parametrize(("threshold", "mapped"), [("set", 1), ("glibc's own", 0)])
+def test_a_large_block_keeps_a_mapping_of_its_own_after_one_was_freed(
+    threshold: str, mapped: int
+) -> None:
+    """Without the fixed threshold, the second large block comes out of the heap."""
+    done = subprocess.run(
+        [sys.executable, "-c", _MAPPED_APART, threshold],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert int(done.stdout) == mapped
 
 
 def resident_mib() -> float:

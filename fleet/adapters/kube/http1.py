@@ -17,10 +17,11 @@ and a queue of lines, and its events are cut out of the chunks as they arrive: o
 over TLS, about a fifth less client CPU per event and 51 KiB instead of 58 KiB per open
 watch (most of what is left is the TLS connection itself).
 
-A watch takes an idle connection when there is one, and one whose answer ended cleanly
-(the server's ``timeoutSeconds``) is kept for the next request or watch, as aiohttp kept
-it: a daemon with 1,000 clusters renews ~17 watches a second, and each new connection
-costs a TCP and TLS handshake on both sides (1.4-1.9 ms of client CPU on OpenSSL 3.0).
+A watch takes an idle connection when there is one whose reads stayed small (see
+``WATCH_READS_UP_TO``), and one whose answer ended cleanly (the server's
+``timeoutSeconds``) is kept for the next request or watch, as aiohttp kept it: a daemon
+with 1,000 clusters renews ~17 watches a second, and each new connection costs a TCP and
+TLS handshake on both sides (1.4-1.9 ms of client CPU on OpenSSL 3.0).
 
 What aiohttp keeps: clusters reached through a proxy. What this pool does not do,
 because an API server does not need it: redirects (a 3xx is an error answer), cookies,
@@ -65,6 +66,13 @@ __all__ = [
 
 #: Largest answer body after gzip is undone; a larger one is an error, not a stall.
 MAX_INFLATED = 1 << 30
+#: A watch goes onto an idle connection only if no read on it brought more than this
+#: (one TLS record's worth). uvloop reads a TLS connection's bytes into a buffer of its
+#: own (256 KiB) and OpenSSL's memory BIO, and both stay as large as the largest read
+#: they took: at 1,000 clusters, idle, the 4,000 watches' connections, each of which had
+#: carried a list's answer just before its watch (a re-list takes the connection the last
+#: watch left), held 144 MiB of read buffer and 137 MiB of BIO between them.
+WATCH_READS_UP_TO = 16 * 1024
 #: Characters a request path keeps as they are (RFC 3986 ``pchar`` and ``/``).
 _PATH_SAFE = "/:@!$&'()*+,;=~"
 
@@ -99,11 +107,13 @@ class _Exchange(asyncio.Protocol):
 
     def __init__(self, pool: LeanPool) -> None:
         self._pool = pool
-        self._parser = httptools.HttpResponseParser(self)
+        self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self.idle_since = 0.0
         self.heard = False
+        #: The most bytes one read brought: how much of its TLS buffers stays resident.
+        self.largest_read = 0
         self._waiter: asyncio.Future[Answer] | None = None
         self._headers: dict[str, str] = {}
         self._chunks: list[bytes] = []
@@ -117,13 +127,16 @@ class _Exchange(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         waiter = self._waiter
-        if waiter is None or waiter.done():
+        parser = self._parser
+        if waiter is None or waiter.done() or parser is None:
             # Nothing asked (an idle connection): its next answer could not be told apart.
             self.abort()
             return
         self.heard = True
+        if len(data) > self.largest_read:
+            self.largest_read = len(data)
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(UnreadableAnswer("the server asked to switch protocols"))
         except httptools.HttpParserError as error:
@@ -136,15 +149,23 @@ class _Exchange(asyncio.Protocol):
         self.closed = True
         self._pool.forget(self)
         waiter = self._waiter
-        if waiter is None or waiter.done():
-            return
-        if exc is None and self._read_to_close():
-            # An answer with neither a length nor chunks ends with the connection.
-            self._chunks.append(b"")
-            self.on_message_complete()
-            return
-        broken = AnswerCut if self.heard else ClosedWithoutAnswer
-        waiter.set_exception(broken(f"connection closed: {exc}" if exc else "connection closed"))
+        if waiter is not None and not waiter.done():
+            if exc is None and self._read_to_close():
+                # An answer with neither a length nor chunks ends with the connection.
+                self._chunks.append(b"")
+                self.on_message_complete()
+            else:
+                broken = AnswerCut if self.heard else ClosedWithoutAnswer
+                message = f"connection closed: {exc}" if exc else "connection closed"
+                waiter.set_exception(broken(message))
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Drop the transport and the parser, which refers back to this exchange: without
+        that cycle a closed connection, its TLS state and uvloop's 256 KiB read buffer
+        are freed when it closes, not at the next full collection."""
+        self.transport = None
+        self._parser = None
 
     def _read_to_close(self) -> bool:
         headers = self._headers
@@ -188,9 +209,11 @@ class _Exchange(asyncio.Protocol):
                 waiter.set_exception(UnreadableAnswer(f"bad gzip body: {error}"))
                 self.closed = True
                 return
-        if not self._parser.should_keep_alive():
+        parser = self._parser
+        assert parser is not None  # it is the parser that calls
+        if not parser.should_keep_alive():
             self.closed = True
-        waiter.set_result(Answer(self._parser.get_status_code(), self._headers, body))
+        waiter.set_result(Answer(parser.get_status_code(), self._headers, body))
 
     # -- use -------------------------------------------------------------------------------
 
@@ -357,8 +380,9 @@ class LeanPool:
     ) -> LineFeed:
         """Send a GET whose answer is streamed (a watch); it holds its connection alone.
 
-        The connection is an idle one if there is one (sent again once on a new one if the
-        server closed it unheard, as ``request`` does), else a new one. Returns once the
+        The connection is an idle one whose reads stayed within ``WATCH_READS_UP_TO`` if
+        there is one (sent again once on a new one if the server closed it unheard, as
+        ``request`` does), else a new one. Returns once the
         head has come (an answer that is not 2xx read whole into ``body``); iterate the
         feed for the body's lines. A server silent for ``idle_timeout`` seconds (the head
         included) is a TimeoutError. The caller closes the feed: a connection whose
@@ -375,7 +399,7 @@ class LeanPool:
                 hand_back=self._take_back,
             )
 
-        exchange = self._take_idle(loop.time())
+        exchange = self._take_idle(loop.time(), WATCH_READS_UP_TO)
         if exchange is not None:
             try:
                 return await self._start(self._lend(exchange, feed()), head, idle_timeout)
@@ -399,15 +423,16 @@ class LeanPool:
         """Move an idle connection to a feed; the exchange is done with it."""
         transport = exchange.transport
         assert transport is not None
-        exchange.transport = None
         exchange.closed = True
+        exchange._let_go()
         transport.set_protocol(feed)
         feed.connection_made(transport)
         return feed
 
-    def _take_back(self, transport: asyncio.Transport) -> None:
+    def _take_back(self, transport: asyncio.Transport, largest_read: int) -> None:
         """A feed's answer ended cleanly: its connection waits, idle, for the next."""
         exchange = _Exchange(self)
+        exchange.largest_read = largest_read
         transport.set_protocol(exchange)
         exchange.connection_made(transport)
         self._keep(exchange)
@@ -428,14 +453,19 @@ class LeanPool:
             )
         return connected
 
-    def _take_idle(self, now: float) -> _Exchange | None:
+    def _take_idle(self, now: float, reads_up_to: int | None = None) -> _Exchange | None:
+        """The most recently used idle connection still fresh, and whose largest read was
+        at most ``reads_up_to`` bytes (if given); stale ones met on the way are closed."""
         idle = self._idle
-        while idle:
-            exchange = idle.pop()
+        for position in range(len(idle) - 1, -1, -1):
+            exchange = idle[position]
             fresh = now - exchange.idle_since < self._keepalive
-            if fresh and not exchange.closed and not exchange.is_closing():
+            if not fresh or exchange.closed or exchange.is_closing():
+                del idle[position]
+                exchange.abort()
+            elif reads_up_to is None or exchange.largest_read <= reads_up_to:
+                del idle[position]
                 return exchange
-            exchange.abort()
         return None
 
     def _keep(self, exchange: _Exchange) -> None:

@@ -66,6 +66,7 @@ class LineFeed(asyncio.Protocol):
         "body",
         "buffered",
         "headers",
+        "largest_read",
         "status",
     )
 
@@ -76,16 +77,18 @@ class LineFeed(asyncio.Protocol):
         max_line: int,
         pause_above: int = PAUSE_ABOVE,
         on_closed: Callable[[LineFeed], None] | None = None,
-        hand_back: Callable[[asyncio.Transport], None] | None = None,
+        hand_back: Callable[[asyncio.Transport, int], None] | None = None,
     ) -> None:
         self._loop = loop
         self._max_line = max_line
         self._pause_above = pause_above
         #: Called once the feed holds its connection no more (closed or handed back).
         self._on_closed = on_closed
-        #: Takes the connection of an answer that ended cleanly, for another exchange.
+        #: Takes the connection of an answer that ended cleanly, for another exchange
+        #: (with ``largest_read``).
         self._hand_back = hand_back
-        self._parser = httptools.HttpResponseParser(self)
+        #: None once the feed is done: the parser refers back to it (see ``_stop``).
+        self._parser: httptools.HttpResponseParser | None = httptools.HttpResponseParser(self)
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -113,6 +116,8 @@ class LineFeed(asyncio.Protocol):
         self.body = b""
         #: Bytes of complete lines waiting for the reader.
         self.buffered = 0
+        #: The most bytes one read brought (see ``LeanPool.stream``).
+        self.largest_read = 0
 
     # -- asyncio.Protocol ------------------------------------------------------------------
 
@@ -121,10 +126,15 @@ class LineFeed(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
+        parser = self._parser
+        if parser is None:  # done with (read to its end, or dropped)
+            return
         self._heard = True
         self._heard_at = self._loop.time()
+        if len(data) > self.largest_read:
+            self.largest_read = len(data)
         try:
-            self._parser.feed_data(data)
+            parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._fail(UnreadableAnswer("the server asked to switch protocols"))
         except httptools.HttpParserError as error:
@@ -176,7 +186,9 @@ class LineFeed(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         if self._ended:
             return
-        self.status = status = self._parser.get_status_code()
+        parser = self._parser
+        assert parser is not None  # it is the parser that calls
+        self.status = status = parser.get_status_code()
         self._head_read = True
         self._as_lines = 200 <= status < 300
         encoding = self.headers.get("content-encoding", "identity").lower()
@@ -244,7 +256,8 @@ class LineFeed(asyncio.Protocol):
             self._lines.append(rest)
             self.buffered += len(rest)
         self._ended = True
-        self._reusable = self._parser.should_keep_alive()
+        parser = self._parser
+        self._reusable = parser is not None and parser.should_keep_alive()
         self._wake()
 
     # -- use -----------------------------------------------------------------------------------
@@ -343,10 +356,14 @@ class LineFeed(asyncio.Protocol):
             return
         self._transport = None  # from here on, never touched by this feed
         self._stop()
-        hand_back(transport)
+        hand_back(transport, self.largest_read)
 
     def _stop(self) -> None:
-        """No more to read: drop the connection (never used again) and the timer."""
+        """No more to read: drop the connection (never used again), the timer, and the
+        parser, whose callbacks refer back to this feed: without that cycle a dropped
+        watch's connection, its TLS state and read buffer are freed as it closes, not at
+        the next full collection."""
+        self._parser = None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

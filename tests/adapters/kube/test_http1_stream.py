@@ -30,6 +30,7 @@ from tests.adapters.kube.test_http1 import (  # noqa: F401 (anyio_backend: both 
     Peer,
     Reader,
     anyio_backend,
+    drops_the_second,
     get,
     ok,
     serving,
@@ -459,20 +460,12 @@ async def test_a_kept_connection_the_server_closed_as_the_watch_went_out_is_repl
     """The server drops its idle connection as the watch arrives, unanswered: the watch
     goes again, once, on a new connection."""
 
-    async def drop_the_second(stream: SocketStream, reader: Reader, peer: Peer) -> None:
-        request = await reader.request()
-        if request is None:
-            return
-        peer.requests.append(request)
+    def answer(request: bytes) -> bytes:
         if b"watch=true" in request:
-            await stream.send(CHUNKED + chunk(b"event\n") + LAST_CHUNK)
-        else:
-            await stream.send(ok(b"{}"))
-        dropped = await reader.request()
-        if dropped is not None:
-            peer.requests.append(b"dropped " + dropped)
+            return CHUNKED + chunk(b"event\n") + LAST_CHUNK
+        return ok(b"{}")
 
-    async with serving(drop_the_second) as (origin, peer):
+    async with serving(drops_the_second(answer)) as (origin, peer):
         pool = LeanPool(origin)
         await get(pool)
         assert await read_all(await open_watch(pool)) == [b"event"]
@@ -526,3 +519,45 @@ async def test_a_watch_over_tls_from_a_simulated_api_server(tmp_path: Path) -> N
         added = [line for line in lines if b"ADDED" in line]
         names = {line.split(b'"name":"')[1].split(b'"')[0] for line in added}
         assert {b"default", b"kube-system"} <= names
+
+
+@pytest.mark.parametrize(
+    ("before", "watch_connections"),
+    [
+        pytest.param(b"/small", 1, id="a-small-answer-the-watch-takes-it"),
+        pytest.param(b"/list", 2, id="a-list-answer-the-watch-opens-its-own"),
+        pytest.param(b"watch=true&big", 2, id="a-watch-with-a-large-event-the-next-opens-its-own"),
+    ],
+)
+async def test_a_watch_takes_only_a_connection_whose_reads_stayed_small(
+    before: bytes, watch_connections: int
+) -> None:
+    """uvloop's TLS read buffer and OpenSSL's BIO stay as large as the largest read, and a
+    watch holds its connection for minutes: one that carried a list's answer stays in
+    the pool for requests instead."""
+    large = b"x" * (256 * 1024)
+
+    async def answers(stream: SocketStream, reader: Reader, peer: Peer) -> None:
+        while (request := await reader.request()) is not None:
+            peer.requests.append(request)
+            if b"watch=true&big" in request:
+                await stream.send(CHUNKED + chunk(large + b"\n") + LAST_CHUNK)
+            elif b"watch=true" in request:
+                await stream.send(CHUNKED + chunk(b"event\n") + LAST_CHUNK)
+            else:
+                await stream.send(ok(large if request.startswith(b"GET /list") else b"{}"))
+
+    async with serving(answers) as (origin, peer):
+        pool = LeanPool(origin)
+        if before.startswith(b"watch"):
+            head = pool.head("GET", "/api/v1/configmaps", before.decode(), {})
+            feed = await pool.stream(head, idle_timeout=5, connect_within=5, max_line=1 << 20)
+            assert len((await read_all(feed))[0]) == len(large)
+        else:
+            await get(pool, before.decode())
+        assert (pool.open_connections, peer.connections) == (1, 1)
+        assert await read_all(await open_watch(pool)) == [b"event"]
+        assert peer.connections == watch_connections
+        await get(pool, "/small")  # a request takes any idle connection
+        assert peer.connections == watch_connections
+        pool.close()
