@@ -1,5 +1,6 @@
-"""The daemon's memory: free C heap pages given back after a burst of work (glibc only),
-and the objects of startup kept out of the garbage collector's way.
+"""The daemon's memory: free C heap pages given back after a burst of work, large blocks
+mapped apart from the heap (both glibc only), and the objects of startup kept out of the
+garbage collector's way.
 
 A burst of syncs passes responses, JSON text and the state of hundreds of TLS
 connections through malloc. glibc returns freed memory to the system only from the top
