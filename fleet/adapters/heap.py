@@ -14,22 +14,23 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
-from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 
 @cache
-def _malloc_trim() -> Callable[[int], int] | None:
-    name = ctypes.util.find_library("c")
-    if name is None:
+def _libc_function(name: str, *argtypes: type[ctypes._SimpleCData[Any]]) -> Any:
+    """A C library function returning an int, or None where the library lacks it."""
+    library = ctypes.util.find_library("c")
+    if library is None:
         return None
     try:
-        trim = ctypes.CDLL(name).malloc_trim
+        function = getattr(ctypes.CDLL(library), name)
     except (OSError, AttributeError):
         return None
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
-    return trim
+    function.argtypes = list(argtypes)
+    function.restype = ctypes.c_int
+    return function
 
 
 #: glibc's ``mallopt`` parameter for the size from which a block gets its own mapping.
@@ -48,21 +49,13 @@ def map_large_blocks_apart(threshold: int = MAP_APART_FROM) -> bool:
     closed one leaves them resident until the next trim. A threshold set once is never
     raised. Returns False where the C library has no ``mallopt`` (not glibc).
     """
-    name = ctypes.util.find_library("c")
-    if name is None:
-        return False
-    try:
-        mallopt = ctypes.CDLL(name).mallopt
-    except (OSError, AttributeError):
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, threshold))
+    mallopt = _libc_function("mallopt", ctypes.c_int, ctypes.c_int)
+    return mallopt is not None and bool(mallopt(_M_MMAP_THRESHOLD, threshold))
 
 
 def release_free_heap() -> bool:
     """Return free heap pages to the system; False where the C library cannot."""
-    trim = _malloc_trim()
+    trim = _libc_function("malloc_trim", ctypes.c_size_t)
     if trim is None:
         return False
     trim(0)
